@@ -1,0 +1,1 @@
+"""DensePose models in torch: data, modeling, losses, training (DDP), evaluation, inference."""
