@@ -70,7 +70,7 @@ FINE_TO_COARSE = np.array(
 
 #: ``COARSE_TO_FINE[k]`` lists the charts of coarse part ``k``.
 COARSE_TO_FINE: dict[int, tuple[int, ...]] = {
-    k: tuple(int(i) for i in np.flatnonzero(FINE_TO_COARSE == k)) for k in range(1, N_COARSE + 1)
+    k: tuple(int(i) for i in np.flatnonzero(k == FINE_TO_COARSE)) for k in range(1, N_COARSE + 1)
 }
 
 #: Horizontal flip of the coarse channels, background included (DensePose-COCO convention).
