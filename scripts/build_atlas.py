@@ -19,7 +19,9 @@ from annotator.surface.atlas_builder import build_for_body
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--body", default="anny", choices=["anny", "smpl"])
     parser.add_argument("--smpl-model", help="SMPL model file (.pkl or .npz), for --body smpl")
     parser.add_argument("--uv-processed", help="DensePose's UV_Processed.mat, for --body smpl")
@@ -27,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out or Path(__file__).resolve().parents[1] / "assets" / "atlas" / f"{args.body}.npz"
     start = time.perf_counter()
-    stats = build_for_body(args.body, out, smpl_model=args.smpl_model, uv_processed=args.uv_processed)
+    stats = build_for_body(
+        args.body, out, smpl_model=args.smpl_model, uv_processed=args.uv_processed
+    )
     print(f"wrote {out} in {time.perf_counter() - start:.1f} s")
     for s in stats:
         print(

@@ -452,7 +452,7 @@ class SmplBody:
     def rest_mesh(self) -> RestMesh:
         vertices = self._forward(self._identity(1), None, 1)[0][0]
         faces = np.asarray(self.model.faces, dtype=np.int64)
-        weights = self.model.lbw_weights.double().cpu().numpy()  # [V, 24]
+        weights = self.model.lbs_weights.double().cpu().numpy()  # [V, 24]
         group_weights = np.zeros((len(vertices), N_COARSE + 1))
         for joint, group in enumerate(_SMPL_JOINT_GROUP):
             group_weights[:, group] += weights[:, joint]

@@ -6,16 +6,21 @@ How it works (docs/adr/0002-geodesics.md says why):
    shape) and the exact polyhedral geodesic distance between every pair of its vertices is
    computed with the exact (MMP) algorithm of ``pygeodesic``, in worker processes. The table
    (float16, ~50 MB) is cached on disk.
-2. Every atlas face is tied to the coarse face nearest to it, with the affine map that takes
-   its barycentric coordinates to the coarse face's.
-3. For points p in coarse face (a_i, corners c_i) and q in (b_j, corners d_j), with vertex
+2. Every atlas face is tied to a nearby coarse face (among those around the coarse vertices its
+   corners collapsed into, so that it cannot jump across a gap between toes or fingers), with
+   the affine map that takes its barycentric coordinates to the coarse face's.
+3. Near the source the simplified surface is too rough, so for every skin vertex the exact
+   distances to the skin vertices within ``LOCAL_RADIUS`` are computed as well, on the full
+   mesh (exact solver on the patch around the vertex, which contains every such geodesic).
+4. For points p in face (a_i, corners c_i) and q in (b_j, corners d_j), with vertex
    distances D_ij, the squared distance is interpolated as
 
        d(p, q)^2 = sum_ij a_i b_j D_ij^2 - sum_i a_i |c_i - p|^2 - sum_j b_j |d_j - q|^2,
 
    the unique expression of the form |x|^2 + affine in each point that matches the vertex
    distances; it is exact wherever the geodesics to a face unfold into a plane (in particular
-   for two points on one face, where it gives their straight distance).
+   for two points on one face, where it gives their straight distance). Pairs closer than
+   the local radius use the full-mesh vertex distances; others the simplified mesh's.
 
 Measured against the exact solver on the full skin (scripts/bench_surface.py): within 2% or
 5 mm on a random sample, at several million pairs per second.
@@ -40,9 +45,11 @@ from annotator.surface.points import SurfacePoints
 log = logging.getLogger(__name__)
 
 #: Bump when the table's contents or layout change, to invalidate caches.
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 #: Target vertex count of the simplified mesh the exact distances are computed on.
 COARSE_VERTICES = 5000
+#: Radius (metres) of the exact full-mesh distances kept around every skin vertex.
+LOCAL_RADIUS = 0.10
 
 
 @dataclass
@@ -56,6 +63,8 @@ class GeodesicTable:
         face_coarse: ``[F]`` coarse face tied to each atlas face.
         face_map: ``[F, 3, 3]`` float32; row k holds the coarse barycentric coordinates of the
             atlas face's corner k, so coarse bary = fine bary @ face_map[f].
+        local_indptr, local_indices, local_distances: CSR rows ``[W]`` over the welded skin
+            vertices: exact distances (float16, metres) to the vertices within the local radius.
     """
 
     coarse_vertices: np.ndarray
@@ -63,18 +72,14 @@ class GeodesicTable:
     distances: np.ndarray
     face_coarse: np.ndarray
     face_map: np.ndarray
+    local_indptr: np.ndarray
+    local_indices: np.ndarray
+    local_distances: np.ndarray
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(
-            tmp,
-            coarse_vertices=self.coarse_vertices,
-            coarse_faces=self.coarse_faces,
-            distances=self.distances,
-            face_coarse=self.face_coarse,
-            face_map=self.face_map,
-        )
+        np.savez(tmp, **{k: getattr(self, k) for k in self.__dataclass_fields__})
         tmp.replace(path)
 
     @classmethod
@@ -91,18 +96,32 @@ def welded_mesh(atlas: Atlas) -> tuple[np.ndarray, np.ndarray]:
     return vertices, inverse[atlas.faces]
 
 
-def simplify(vertices: np.ndarray, faces: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
-    """Quadric simplification to about ``target`` vertices, checked to be one clean piece."""
+def simplify(
+    vertices: np.ndarray, faces: np.ndarray, target: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quadric simplification to about ``target`` vertices, checked to be one clean piece.
+
+    Returns:
+        coarse vertices ``[C, 3]``, coarse faces ``[G, 3]`` and, for every input vertex, the
+        coarse vertex it was collapsed into ``[V]``.
+    """
     import fast_simplification
+    from fast_simplification import replay_simplification
 
     for attempt in range(6):
         reduction = min(0.95, max(0.0, 1 - target * (1 + 0.05 * attempt) / len(vertices)))
-        v, f = fast_simplification.simplify(
-            vertices.astype(np.float64), faces.astype(np.int64), target_reduction=reduction
+        v, f, collapses = fast_simplification.simplify(
+            vertices.astype(np.float64),
+            faces.astype(np.int64),
+            target_reduction=reduction,
+            return_collapses=True,
         )
         v, f = np.asarray(v, np.float64), np.asarray(f, np.int64)
         if _is_clean(v, f):
-            return v, f
+            _, _, mapping = replay_simplification(
+                vertices.astype(np.float32), faces.astype(np.int32), collapses
+            )
+            return v, f, np.asarray(mapping, np.int64)
     raise RuntimeError("could not simplify the skin into one clean manifold piece")
 
 
@@ -129,6 +148,76 @@ def _init_worker(vertices: np.ndarray, faces: np.ndarray) -> None:
     import pygeodesic.geodesic as geodesic
 
     _WORKER["solver"] = geodesic.PyGeodesicAlgorithmExact(vertices, faces)
+
+
+def _init_local_worker(vertices: np.ndarray, faces: np.ndarray, radius: float) -> None:
+    import scipy.sparse as sp
+
+    _WORKER["vertices"], _WORKER["faces"], _WORKER["radius"] = vertices, faces, radius
+    _WORKER["tree"] = cKDTree(vertices)
+    n = len(vertices)
+    _WORKER["incidence"] = sp.csr_matrix(
+        (np.ones(faces.size), (faces.ravel(), np.repeat(np.arange(len(faces)), 3))),
+        shape=(n, len(faces)),
+    )
+
+
+def _local_rows(sources: list[int]) -> tuple[list[int], list[tuple[np.ndarray, np.ndarray]]]:
+    """Exact distances from each source to the vertices within the radius, on the full mesh.
+
+    A geodesic of length r stays within Euclidean distance r of its source, so the patch of
+    faces inside a slightly larger ball contains every geodesic we keep.
+    """
+    import pygeodesic.geodesic as geodesic
+
+    vertices, faces = _WORKER["vertices"], _WORKER["faces"]
+    radius = float(_WORKER["radius"])  # type: ignore[arg-type]
+    tree: cKDTree = _WORKER["tree"]  # type: ignore[assignment]
+    out = []
+    for source in sources:
+        near = np.asarray(tree.query_ball_point(vertices[source], radius * 1.15 + 0.01))  # type: ignore[index]
+        inside = np.zeros(len(vertices), bool)  # type: ignore[arg-type]
+        inside[near] = True
+        patch = faces[np.all(inside[faces], axis=1)]  # type: ignore[index]
+        used, local = np.unique(patch, return_inverse=True)
+        solver = geodesic.PyGeodesicAlgorithmExact(vertices[used], local.reshape(-1, 3))  # type: ignore[index]
+        d, _ = solver.geodesicDistances(np.array([np.searchsorted(used, source)]), None)
+        keep = np.isfinite(d) & (d <= radius)
+        order = np.argsort(used[keep])
+        out.append((used[keep][order].astype(np.int32), d[keep][order].astype(np.float32)))
+    return sources, out
+
+
+def local_distances(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    radius: float = LOCAL_RADIUS,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact distances between vertices closer than ``radius``, as CSR (indptr, indices, data)."""
+    import multiprocessing as mp
+
+    n = len(vertices)
+    rows: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int32), np.zeros(0))] * n
+    chunks = [list(range(i, min(n, i + 50))) for i in range(0, n, 50)]
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(workers, _init_local_worker, (vertices, faces, radius)) as pool:
+        done = 0
+        for sources, result in pool.imap_unordered(_local_rows, chunks):
+            for source, row in zip(sources, result, strict=True):
+                rows[source] = row
+            done += len(sources)
+            if progress is not None:
+                progress(done, n)
+            if should_stop is not None and should_stop():
+                pool.terminate()
+                raise InterruptedError("geodesic precompute cancelled")
+    indptr = np.r_[0, np.cumsum([len(r[0]) for r in rows])].astype(np.int64)
+    indices = np.concatenate([r[0] for r in rows]).astype(np.int32)
+    data = np.concatenate([r[1] for r in rows]).astype(np.float16)
+    return indptr, indices, data
 
 
 def _rows(sources: list[int]) -> tuple[list[int], np.ndarray]:
@@ -172,16 +261,44 @@ def exact_all_pairs(
 
 
 def tie_faces(
-    atlas: Atlas, coarse_vertices: np.ndarray, coarse_faces: np.ndarray, k: int = 16
+    atlas: Atlas,
+    coarse_vertices: np.ndarray,
+    coarse_faces: np.ndarray,
+    collapsed_into: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Coarse face ``[F]`` nearest each atlas face and the barycentric map ``[F, 3, 3]``."""
+    """Coarse face ``[F]`` tied to each atlas face and the barycentric map ``[F, 3, 3]``.
+
+    Candidates are the coarse faces within one ring of the coarse vertices the face's corners
+    were collapsed into (``collapsed_into``: welded skin vertex -> coarse vertex); the nearest
+    candidate to the face's centre wins.
+    """
+    import scipy.sparse as sp
+
+    _, welded = np.unique(atlas.model_vertex_ids, return_inverse=True)
+    n = len(coarse_vertices)
+    incidence = sp.csr_matrix(
+        (
+            np.ones(coarse_faces.size),
+            (coarse_faces.ravel(), np.repeat(np.arange(len(coarse_faces)), 3)),
+        ),
+        shape=(n, len(coarse_faces)),
+    )
+    ring = (((incidence @ incidence.T) > 0) @ incidence > 0).tocsr()
     corners = atlas.rest_vertices[atlas.faces]  # [F, 3, 3]
     centroid = corners.mean(axis=1)
-    tree = cKDTree(coarse_vertices[coarse_faces].mean(axis=1))
-    _, near = tree.query(centroid, k=k)
-    tri = coarse_vertices[coarse_faces[near.ravel()]]
-    _, dist = closest_point_on_triangles(np.repeat(centroid, k, axis=0), tri)
-    best = near[np.arange(len(centroid)), dist.reshape(-1, k).argmin(axis=1)]
+    targets = collapsed_into[welded[atlas.faces]]  # [F, 3]
+    best = np.zeros(len(atlas.faces), np.int64)
+    for start in range(0, len(atlas.faces), 2048):
+        block = range(start, min(len(atlas.faces), start + 2048))
+        cands = [np.unique(ring[targets[f]].indices) for f in block]
+        flat = np.concatenate(cands)
+        owner = np.repeat(np.arange(len(cands)), [len(c) for c in cands])
+        _, dist = closest_point_on_triangles(
+            centroid[start + owner], coarse_vertices[coarse_faces[flat]]
+        )
+        order = np.lexsort((dist, owner))
+        first = order[np.r_[0, np.flatnonzero(np.diff(owner[order])) + 1]]
+        best[start : start + len(cands)] = flat[first]
     a, b, c = (coarse_vertices[coarse_faces[best, i]] for i in range(3))
     basis = np.stack([b - a, c - a], axis=2)  # [F, 3, 2]
     rel = corners - a[:, None, :]  # [F, 3 corners, 3]
@@ -203,11 +320,22 @@ def build_table(
     """Precompute the geodesic table of ``atlas`` (minutes: see the module docstring)."""
     start = time.perf_counter()
     vertices, faces = welded_mesh(atlas)
-    cv, cf = simplify(vertices, faces, target)
-    distances = exact_all_pairs(cv, cf, workers, progress, should_stop)
-    face_coarse, face_map = tie_faces(atlas, cv, cf)
+    cv, cf, collapsed_into = simplify(vertices, faces, target)
+    total = len(cv) + len(vertices)
+
+    def coarse_progress(done: int, n: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    def local_progress(done: int, n: int) -> None:
+        if progress is not None:
+            progress(len(cv) + done, total)
+
+    distances = exact_all_pairs(cv, cf, workers, coarse_progress, should_stop)
+    local = local_distances(vertices, faces, LOCAL_RADIUS, workers, local_progress, should_stop)
+    face_coarse, face_map = tie_faces(atlas, cv, cf, collapsed_into)
     log.info("geodesic table: %d coarse vertices in %.0f s", len(cv), time.perf_counter() - start)
-    return GeodesicTable(cv, cf, distances.astype(np.float16), face_coarse, face_map)
+    return GeodesicTable(cv, cf, distances.astype(np.float16), face_coarse, face_map, *local)
 
 
 def table_path(atlas: Atlas, cache_dir: Path) -> Path:
@@ -233,6 +361,14 @@ class Geodesics:
         self._dist = table.distances
         self._cv = table.coarse_vertices.astype(np.float32)
         self._cf = table.coarse_faces.astype(np.int32)
+        _, welded = np.unique(atlas.model_vertex_ids, return_inverse=True)
+        self._welded_faces = welded[atlas.faces]
+        self._fine_v = atlas.rest_vertices.astype(np.float32)
+        n = len(table.local_indptr) - 1
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(table.local_indptr))
+        self._n_welded = n
+        self._local_keys = rows * n + table.local_indices  # sorted: CSR rows, sorted columns
+        self._local_d = table.local_distances
 
     @classmethod
     def load_or_build(
@@ -286,4 +422,38 @@ class Geodesics:
             for j in range(3):
                 d = self._dist[ci[:, i], cj[:, j]].astype(np.float32)
                 total += a[:, i] * b[:, j] * d * d
-        return np.sqrt(np.maximum(total - sp - sq, 0.0)).astype(np.float64)
+        out = np.sqrt(np.maximum(total - sp - sq, 0.0))
+        near = np.flatnonzero(out < LOCAL_RADIUS - 0.03)
+        if len(near):
+            fine, found = self._local(p[near], q[near])
+            out[near[found]] = fine[found]
+        return out.astype(np.float64)
+
+    def _local(self, p: SurfacePoints, q: SurfacePoints) -> tuple[np.ndarray, np.ndarray]:
+        """The same interpolation on the full mesh's exact local distances.
+
+        Returns distances ``[N]`` and whether all nine vertex pairs were within reach ``[N]``.
+        """
+        vi, vj = self._welded_faces[p.face], self._welded_faces[q.face]
+        a, b = p.bary.astype(np.float32), q.bary.astype(np.float32)
+        total = np.zeros(len(p), np.float32)
+        found = np.ones(len(p), bool)
+        for i in range(3):
+            for j in range(3):
+                keys = vi[:, i].astype(np.int64) * self._n_welded + vj[:, j]
+                pos = np.minimum(np.searchsorted(self._local_keys, keys), len(self._local_keys) - 1)
+                hit = self._local_keys[pos] == keys
+                found &= hit
+                d = np.where(hit, self._local_d[pos].astype(np.float32), 0.0)
+                total += a[:, i] * b[:, j] * d * d
+        spread = []
+        for _pts, faces, bary in (
+            (p, self.atlas.faces[p.face], a),
+            (q, self.atlas.faces[q.face], b),
+        ):
+            corners = self._fine_v[faces]
+            centre = np.einsum("nk,nkd->nd", bary, corners)
+            spread.append(
+                np.einsum("nk,nk->n", bary, ((corners - centre[:, None]) ** 2).sum(axis=2))
+            )
+        return np.sqrt(np.maximum(total - spread[0] - spread[1], 0.0)), found

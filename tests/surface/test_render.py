@@ -14,12 +14,16 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def scene():
     atlas = load_atlas()
-    left, up, forward = atlas.frame
+    _left, up, forward = atlas.frame
     centre = atlas.rest_vertices.mean(axis=0)
     camera = Camera.look_at(centre + 3.5 * forward, centre, up, np.radians(35), 320, 240)
     with Renderer(320, 240) as renderer:
         color, depth = renderer.render_color(
-            [ColorMesh(atlas.rest_vertices, atlas.faces, face_colors=FINE_COLORS[atlas.face_chart])],
+            [
+                ColorMesh(
+                    atlas.rest_vertices, atlas.faces, face_colors=FINE_COLORS[atlas.face_chart]
+                )
+            ],
             camera,
         )
         ids = renderer.render_ids([(atlas.rest_vertices, atlas.faces)], camera)

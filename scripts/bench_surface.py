@@ -1,0 +1,159 @@
+"""Benchmark the body surface: picking, IUV conversions, geodesics, view rendering.
+
+    .venv/bin/python scripts/bench_surface.py [--pairs 1000000] [--exact-sources 12]
+
+Prints one line per figure. The geodesic table is built first if it is not cached yet
+(minutes, once per machine). Error is measured against pygeodesic's exact solver on the full
+skin: random vertex pairs, pairs near each source, and points inside faces (the face is split
+at the point so that the exact solver can start there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from annotator.surface.atlas import load_atlas
+from annotator.surface.geodesic import Geodesics
+from annotator.surface.points import SurfacePoints
+from annotator.surface.views import VIEW_AZIMUTHS, PartViews
+
+
+def timed(fn, repeat: int = 1) -> float:
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+def bench_views(atlas) -> None:
+    views = PartViews(atlas, size=512)
+    views.render(1, 0.0)  # warm up the context and shaders
+    for part, name in ((1, "torso"), (14, "head"), (3, "left hand")):
+        color = np.median(
+            [timed(lambda p=part, a=az: views.render(p, a, ids=False)) for az in VIEW_AZIMUTHS]
+        )
+        full = np.median([timed(lambda p=part, a=az: views.render(p, a)) for az in VIEW_AZIMUTHS])
+        print(
+            f"view render 512x512, {name:9s}: {color * 1000:5.1f} ms shaded, "
+            f"{full * 1000:5.1f} ms with pick buffer"
+        )
+    view = views.render(1, 0.0)
+    rows, cols = np.nonzero(view.face >= 0)
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(rows), 2000)
+    pick = timed(lambda: [view.pick(cols[k] + 0.5, rows[k] + 0.5) for k in picks]) / len(picks)
+    point = view.pick(cols[picks[0]] + 0.5, rows[picks[0]] + 0.5)
+    show = timed(lambda: [v.project(point) for v in views.views(1)], repeat=50)
+    print(f"pick: {pick * 1e6:.0f} us per click; marker on all six views: {show * 1e6:.0f} us")
+    views.close()
+
+
+def bench_iuv(atlas, n: int) -> None:
+    rng = np.random.default_rng(0)
+    points = SurfacePoints(rng.integers(0, len(atlas.faces), n), rng.dirichlet([1, 1, 1], n))
+    atlas.from_iuv(*atlas.to_iuv(points[:1000]))  # build the chart locators
+    t_to = timed(lambda: atlas.to_iuv(points))
+    i, u, v = atlas.to_iuv(points)
+    t_from = timed(lambda: atlas.from_iuv(i, u, v))
+    back = atlas.to_iuv(atlas.from_iuv(i, u, v))
+    err = max(np.abs(back[1] - u).max(), np.abs(back[2] - v).max())
+    print(
+        f"point -> IUV: {n / t_to / 1e6:.1f} M/s; IUV -> point: {n / t_from / 1e6:.2f} M/s; "
+        f"round trip max UV error {err:.1e}"
+    )
+
+
+def _split_at(atlas, face: int, bary: np.ndarray):
+    """The atlas mesh with ``face`` split at a point: (vertices, faces, new vertex id)."""
+    v = np.vstack([atlas.rest_vertices, bary @ atlas.rest_vertices[atlas.faces[face]]])
+    a, b, c = atlas.faces[face]
+    new = len(v) - 1
+    faces = np.vstack(
+        [np.delete(atlas.faces, face, axis=0), [[a, b, new], [b, c, new], [c, a, new]]]
+    )
+    return v, faces, new
+
+
+def bench_geodesics(atlas, geo: Geodesics, n_pairs: int, n_sources: int) -> None:
+    import pygeodesic.geodesic as geodesic
+
+    rng = np.random.default_rng(0)
+    p = SurfacePoints(rng.integers(0, len(atlas.faces), n_pairs), rng.dirichlet([1, 1, 1], n_pairs))
+    q = SurfacePoints(rng.integers(0, len(atlas.faces), n_pairs), rng.dirichlet([1, 1, 1], n_pairs))
+    geo.distance(p[:1000], q[:1000])
+    elapsed = timed(lambda: geo.distance(p, q))
+    print(
+        f"geodesic: {n_pairs / elapsed / 1e6:.2f} M pairs/s "
+        f"({n_pairs} random pairs in {elapsed:.2f} s)"
+    )
+
+    exact = geodesic.PyGeodesicAlgorithmExact(atlas.rest_vertices, atlas.faces)
+    n_vertices = len(atlas.rest_vertices)
+    vertex_face = np.zeros(n_vertices, np.int64)
+    vertex_face[atlas.faces.ravel()] = np.repeat(np.arange(len(atlas.faces)), 3)
+
+    def vertex_points(ids: np.ndarray) -> SurfacePoints:
+        faces = vertex_face[ids]
+        return SurfacePoints(faces, (atlas.faces[faces] == ids[:, None]).astype(float))
+
+    rows = []
+    for source in rng.choice(n_vertices, n_sources, replace=False):
+        d_exact, _ = exact.geodesicDistances(np.array([source]), None)
+        near = np.argsort(d_exact)[1:301:5]
+        targets = np.r_[rng.choice(n_vertices, 100, replace=False), near]
+        src = vertex_points(np.full(len(targets), source))
+        rows.append(np.c_[d_exact[targets], geo.distance(src, vertex_points(targets))])
+    # Points inside faces: split the face at the point, start the exact solver there.
+    for _ in range(n_sources // 2):
+        face, bary = int(rng.integers(len(atlas.faces))), rng.dirichlet([1, 1, 1])
+        v, f, new = _split_at(atlas, face, bary)
+        d_exact, _ = geodesic.PyGeodesicAlgorithmExact(v, f).geodesicDistances(
+            np.array([new]), None
+        )
+        targets = np.r_[
+            rng.choice(n_vertices, 100, replace=False), np.argsort(d_exact[:-1])[1:301:5]
+        ]
+        src = SurfacePoints(np.full(len(targets), face), np.tile(bary, (len(targets), 1)))
+        rows.append(np.c_[d_exact[targets], geo.distance(src, vertex_points(targets))])
+    res = np.vstack(rows)
+    err = np.abs(res[:, 1] - res[:, 0])
+    ok = err <= np.maximum(0.02 * res[:, 0], 0.005)
+    print(
+        f"geodesic error vs exact on {len(res)} pairs: {ok.mean() * 100:.2f}% within 2% or 5 mm; "
+        f"mean {err.mean() * 1000:.2f} mm, p99 {np.percentile(err, 99) * 1000:.2f} mm, "
+        f"max {err.max() * 1000:.1f} mm"
+    )
+    for lo, hi in ((0, 0.05), (0.05, 0.2), (0.2, 0.6), (0.6, 3.0)):
+        m = (res[:, 0] >= lo) & (res[:, 0] < hi)
+        if m.any():
+            print(
+                f"  {lo * 100:3.0f}-{hi * 100:3.0f} cm: {m.sum():4d} pairs, "
+                f"{ok[m].mean() * 100:6.2f}% within, "
+                f"max error {err[m].max() * 1000:.1f} mm"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--pairs", type=int, default=1_000_000)
+    parser.add_argument("--exact-sources", type=int, default=12)
+    args = parser.parse_args()
+    atlas = load_atlas()
+    print(f"atlas: {atlas}")
+    bench_views(atlas)
+    bench_iuv(atlas, args.pairs)
+    start = time.perf_counter()
+    geo = Geodesics.load_or_build(atlas)
+    print(
+        f"geodesic table ready in {time.perf_counter() - start:.1f} s (cached after the first run)"
+    )
+    bench_geodesics(atlas, geo, args.pairs, args.exact_sources)
+
+
+if __name__ == "__main__":
+    main()
