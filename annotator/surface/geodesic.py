@@ -179,6 +179,9 @@ def _local_rows(sources: list[int]) -> tuple[list[int], list[tuple[np.ndarray, n
         inside = np.zeros(len(vertices), bool)  # type: ignore[arg-type]
         inside[near] = True
         patch = faces[np.all(inside[faces], axis=1)]  # type: ignore[index]
+        # Only the piece of the patch that holds the source (the solver fails on the others).
+        piece = face_components(patch)
+        patch = patch[piece == piece[np.flatnonzero((patch == source).any(axis=1))[0]]]
         used, local = np.unique(patch, return_inverse=True)
         solver = geodesic.PyGeodesicAlgorithmExact(vertices[used], local.reshape(-1, 3))  # type: ignore[index]
         d, _ = solver.geodesicDistances(np.array([np.searchsorted(used, source)]), None)
@@ -358,9 +361,13 @@ class Geodesics:
             raise ValueError("geodesic table does not belong to this atlas")
         self.atlas = atlas
         self.table = table
-        self._dist = table.distances
+        # Squared distances as float32, flat: one gather per corner pair, no conversion.
+        self._n_coarse = len(table.coarse_vertices)
+        self._dist2 = np.square(table.distances.astype(np.float32)).ravel()
         self._cv = table.coarse_vertices.astype(np.float32)
         self._cf = table.coarse_faces.astype(np.int32)
+        self._cv_sq = np.einsum("vd,vd->v", self._cv, self._cv)
+        self._face_corners = self._cf[table.face_coarse]  # coarse corners of each atlas face
         _, welded = np.unique(atlas.model_vertex_ids, return_inverse=True)
         self._welded_faces = welded[atlas.faces]
         self._fine_v = atlas.rest_vertices.astype(np.float32)
@@ -393,15 +400,16 @@ class Geodesics:
         return cls(atlas, table)
 
     def _coarse(self, points: SurfacePoints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Coarse corner ids ``[N, 3]``, coarse bary ``[N, 3]`` and spread term ``[N]``."""
-        face = self.table.face_coarse[points.face]
+        """Coarse corner ids ``[N, 3]``, coarse bary ``[N, 3]`` and spread term ``[N]``.
+
+        The spread sum_i a_i |c_i - p|^2 equals sum_i a_i |c_i|^2 - |p|^2 (the a_i sum to 1).
+        """
         bary = np.einsum(
             "nk,nkj->nj", points.bary.astype(np.float32), self.table.face_map[points.face]
         )
-        corners = self._cf[face]
-        pos = self._cv[corners]  # [N, 3, 3]
-        p = np.einsum("nk,nkd->nd", bary, pos)
-        spread = np.einsum("nk,nk->n", bary, ((pos - p[:, None, :]) ** 2).sum(axis=2))
+        corners = self._face_corners[points.face]
+        p = np.einsum("nk,nkd->nd", bary, self._cv[corners])
+        spread = np.einsum("nk,nk->n", bary, self._cv_sq[corners]) - np.einsum("nd,nd->n", p, p)
         return corners, bary, spread
 
     def distance(self, p: SurfacePoints, q: SurfacePoints, chunk: int = 262144) -> np.ndarray:
@@ -417,11 +425,13 @@ class Geodesics:
     def _distance(self, p: SurfacePoints, q: SurfacePoints) -> np.ndarray:
         ci, a, sp = self._coarse(p)
         cj, b, sq = self._coarse(q)
+        rows = ci * self._n_coarse
         total = np.zeros(len(p), np.float32)
         for i in range(3):
+            inner = np.zeros(len(p), np.float32)
             for j in range(3):
-                d = self._dist[ci[:, i], cj[:, j]].astype(np.float32)
-                total += a[:, i] * b[:, j] * d * d
+                inner += b[:, j] * np.take(self._dist2, rows[:, i] + cj[:, j])
+            total += a[:, i] * inner
         out = np.sqrt(np.maximum(total - sp - sq, 0.0))
         near = np.flatnonzero(out < LOCAL_RADIUS - 0.03)
         if len(near):
@@ -436,16 +446,15 @@ class Geodesics:
         """
         vi, vj = self._welded_faces[p.face], self._welded_faces[q.face]
         a, b = p.bary.astype(np.float32), q.bary.astype(np.float32)
-        total = np.zeros(len(p), np.float32)
-        found = np.ones(len(p), bool)
-        for i in range(3):
-            for j in range(3):
-                keys = vi[:, i].astype(np.int64) * self._n_welded + vj[:, j]
-                pos = np.minimum(np.searchsorted(self._local_keys, keys), len(self._local_keys) - 1)
-                hit = self._local_keys[pos] == keys
-                found &= hit
-                d = np.where(hit, self._local_d[pos].astype(np.float32), 0.0)
-                total += a[:, i] * b[:, j] * d * d
+        keys = (vi[:, :, None].astype(np.int64) * self._n_welded + vj[:, None, :]).ravel()
+        order = np.argsort(keys)  # sorted look-ups are several times faster
+        pos = np.empty(len(keys), np.int64)
+        pos[order] = np.searchsorted(self._local_keys, keys[order])
+        pos = np.minimum(pos, len(self._local_keys) - 1)
+        hit = (self._local_keys[pos] == keys).reshape(-1, 3, 3)
+        d = np.where(hit, self._local_d[pos].reshape(-1, 3, 3).astype(np.float32), 0.0)
+        total = np.einsum("ni,nij,nj->n", a, d * d, b)
+        found = hit.all(axis=(1, 2))
         spread = []
         for _pts, faces, bary in (
             (p, self.atlas.faces[p.face], a),

@@ -15,7 +15,7 @@ context bound to the thread that uses it: create and use it from one thread.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -141,6 +141,8 @@ class ColorMesh:
         corner_uv: ``[F, 3, 2]`` texture coordinates per face corner (with ``texture``).
         texture: ``[H, W, 3]`` uint8 image, or None.
         smooth: interpolate normals (True) or shade each face flat.
+        key: if set, the renderer keeps the uploaded mesh under this name and reuses it for
+            later renders with the same key (the part views do; the arrays must not change).
     """
 
     vertices: np.ndarray
@@ -150,7 +152,7 @@ class ColorMesh:
     corner_uv: np.ndarray | None = None
     texture: np.ndarray | None = None
     smooth: bool = True
-    extras: dict[str, object] = field(default_factory=dict)
+    key: str | None = None
 
 
 _ID_VERTEX_SHADER = """
@@ -194,6 +196,7 @@ class Renderer:
         self._offscreen = pyrender.OffscreenRenderer(self.width, self.height)
         self._program: int | None = None
         self._fbo: tuple[int, int, int, int] | None = None
+        self._meshes: dict[str, object] = {}
 
     # -- colour ---------------------------------------------------------------------------
 
@@ -209,7 +212,7 @@ class Renderer:
         pr = self._pyrender
         scene = pr.Scene(bg_color=[*background, 1.0], ambient_light=[ambient] * 3)
         for mesh in meshes:
-            scene.add(self._to_pyrender(mesh))
+            scene.add(self._uploaded(mesh))
         cam = pr.IntrinsicsCamera(
             camera.fx, camera.fy, camera.cx, camera.cy, znear=camera.znear, zfar=camera.zfar
         )
@@ -219,6 +222,15 @@ class Renderer:
         )
         color, depth = self._offscreen.render(scene)
         return np.ascontiguousarray(color[..., :3]), depth
+
+    def _uploaded(self, mesh: ColorMesh):  # -> pyrender.Mesh
+        if mesh.key is None:
+            return self._to_pyrender(mesh)
+        if mesh.key not in self._meshes:
+            if len(self._meshes) >= 64:
+                self._meshes.pop(next(iter(self._meshes)))
+            self._meshes[mesh.key] = self._to_pyrender(mesh)
+        return self._meshes[mesh.key]
 
     def _to_pyrender(self, mesh: ColorMesh):  # -> pyrender.Mesh
         import trimesh

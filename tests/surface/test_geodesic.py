@@ -1,0 +1,89 @@
+"""Geodesic distances against the exact solver (pygeodesic, MMP) on the full skin.
+
+The table is built once per machine (minutes) and cached in DPSTUDIO_CACHE_DIR; the tests
+share it.
+"""
+
+import numpy as np
+import pygeodesic.geodesic as geodesic
+import pytest
+
+from annotator.surface.atlas import load_atlas
+from annotator.surface.geodesic import Geodesics
+from annotator.surface.points import SurfacePoints
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def geo() -> Geodesics:
+    return Geodesics.load_or_build(load_atlas())
+
+
+def vertex_points(atlas, ids):
+    face_of = np.zeros(len(atlas.rest_vertices), np.int64)
+    face_of[atlas.faces.ravel()] = np.repeat(np.arange(len(atlas.faces)), 3)
+    faces = face_of[ids]
+    return SurfacePoints(faces, (atlas.faces[faces] == np.asarray(ids)[:, None]).astype(float))
+
+
+def within_tolerance(estimate, exact):
+    return np.abs(estimate - exact) <= np.maximum(0.02 * exact, 0.005)
+
+
+def test_matches_the_exact_solver_far_and_near(geo):
+    atlas = geo.atlas
+    exact = geodesic.PyGeodesicAlgorithmExact(atlas.rest_vertices, atlas.faces)
+    rng = np.random.default_rng(7)
+    estimates, truths = [], []
+    for source in rng.choice(len(atlas.rest_vertices), 6, replace=False):
+        d, _ = exact.geodesicDistances(np.array([source]), None)
+        targets = np.r_[rng.choice(len(d), 60, replace=False), np.argsort(d)[1:200:4]]
+        est = geo.distance(
+            vertex_points(atlas, np.full(len(targets), source)), vertex_points(atlas, targets)
+        )
+        estimates.append(est)
+        truths.append(d[targets])
+    est, truth = np.concatenate(estimates), np.concatenate(truths)
+    ok = within_tolerance(est, truth)
+    assert ok.mean() >= 0.995, (truth[~ok], est[~ok])
+    assert np.abs(est - truth).max() < 0.015
+
+
+def test_a_point_inside_a_face(geo):
+    """The exact solver starts from a vertex, so split a face at the point first."""
+    atlas = geo.atlas
+    rng = np.random.default_rng(3)
+    face, bary = int(rng.integers(len(atlas.faces))), np.array([0.2, 0.5, 0.3])
+    point = bary @ atlas.rest_vertices[atlas.faces[face]]
+    vertices = np.vstack([atlas.rest_vertices, point])
+    a, b, c = atlas.faces[face]
+    new = len(vertices) - 1
+    faces = np.vstack(
+        [np.delete(atlas.faces, face, axis=0), [[a, b, new], [b, c, new], [c, a, new]]]
+    )
+    d, _ = geodesic.PyGeodesicAlgorithmExact(vertices, faces).geodesicDistances(
+        np.array([new]), None
+    )
+    targets = np.r_[
+        rng.choice(len(atlas.rest_vertices), 80, replace=False), np.argsort(d[:-1])[1:120:3]
+    ]
+    src = SurfacePoints(np.full(len(targets), face), np.tile(bary, (len(targets), 1)))
+    est = geo.distance(src, vertex_points(atlas, targets))
+    assert within_tolerance(est, d[targets]).mean() >= 0.99
+
+
+def test_zero_symmetric_and_batched(geo):
+    atlas = geo.atlas
+    rng = np.random.default_rng(0)
+    n = 20_000
+    p = SurfacePoints(rng.integers(0, len(atlas.faces), n), rng.dirichlet([1, 1, 1], n))
+    q = SurfacePoints(rng.integers(0, len(atlas.faces), n), rng.dirichlet([1, 1, 1], n))
+    assert np.abs(geo.distance(p, p)).max() < 1e-3
+    assert np.allclose(geo.distance(p, q), geo.distance(q, p), atol=1e-3)
+    d = geo.distance(p, q)
+    straight = np.linalg.norm(atlas.positions(p) - atlas.positions(q), axis=1)
+    assert (d >= straight - 0.005).all()  # never shorter than the straight line
+    assert 0.3 < np.median(d) < 1.2 and d.max() < 3.0
+    with pytest.raises(ValueError, match="20000"):
+        geo.distance(p, q[:10])
