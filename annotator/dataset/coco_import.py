@@ -69,11 +69,14 @@ class ImportPlan:
     Attributes:
         new_images: images to add.
         persons: ``(annotation dict, person)`` pairs to add, in file order.
+        image_ids: file image id -> project image id (differs for an image file that was
+            already in the project under another id).
         report: counts so far.
     """
 
     new_images: list[ImageRecord] = field(default_factory=list)
     persons: list[tuple[dict[str, Any], Person]] = field(default_factory=list)
+    image_ids: dict[int, int] = field(default_factory=dict)
     report: ImportReport = field(default_factory=ImportReport)
 
 
@@ -310,7 +313,8 @@ def _plan_images(
             plan.report.skipped_images += 1
             continue
         if fact.problem:
-            problems.append(Problem(file, where, "file_name", str(path), fact.problem))
+            message = f"{fact.problem} (looked for {path})"
+            problems.append(Problem(file, where, "file_name", im["file_name"], message))
             continue
         if (fact.width, fact.height) != (im["width"], im["height"]):
             size = f"{fact.width} x {fact.height}"
@@ -337,18 +341,21 @@ def _match_existing(
     by_path: dict[str, ImageRecord],
     plan: ImportPlan,
 ) -> list[Problem]:
-    """An image already in the project is reused if it is the same file, else a problem."""
+    """Reuse an image file already in the project (same path and content), else add it."""
+    assert record.id is not None
     where = f"image {record.id}"
-    old = by_id.get(record.id)  # type: ignore[arg-type]
+    old = by_path.get(record.path)
     if old is not None:
-        if old.path == record.path and old.sha256 == record.sha256:
-            plan.report.images_reused += 1
-            return []
-        message = f"id already in the project for another file ({old.path})"
+        if old.sha256 != record.sha256:
+            message = f"changed since it was added to the project as image {old.id}"
+            return [Problem(file, where, "file_name", record.path, message)]
+        plan.image_ids[record.id] = old.id  # type: ignore[assignment]
+        plan.report.images_reused += 1
+        return []
+    if record.id in by_id:
+        message = f"id already in the project for another file ({by_id[record.id].path})"
         return [Problem(file, where, "id", record.id, message)]
-    if record.path in by_path:
-        other = by_path[record.path].id
-        return [Problem(file, where, "file_name", record.path, f"already image {other}")]
+    plan.image_ids[record.id] = record.id
     plan.new_images.append(record)
     plan.report.images_added += 1
     return []
@@ -372,7 +379,9 @@ def _plan_persons(
             where = f"annotation {ann['id']}"
             problems.append(Problem(file, where, "id", ann["id"], "already in the project"))
             continue
-        plan.persons.append((ann, person_from_annotation(ann)))
+        person = person_from_annotation(ann)
+        person.image_id = plan.image_ids[ann["image_id"]]
+        plan.persons.append((ann, person))
     plan.report.persons = len(plan.persons)
     return problems
 

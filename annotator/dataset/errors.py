@@ -44,7 +44,8 @@ class Problem:
     def __str__(self) -> str:
         where = ", ".join(s for s in (self.record, self.field) if s)
         value = "" if self.value is NO_VALUE else f" = {_short(self.value)}"
-        return f"{self.file}: {where}{value}: {self.message}"
+        head = f"{where}{value}"
+        return f"{self.file}: {head}: {self.message}" if head else f"{self.file}: {self.message}"
 
 
 class _NoValue:

@@ -216,7 +216,9 @@ def test_missing_images_fail_or_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "imgs" / doc["images"][1]["file_name"]).unlink()
     src = save_json(tmp_path / "in.json", doc)
     with Project.create(tmp_path / "p") as project:
-        with pytest.raises(InputError, match=r"image 1001, file_name .*: file not found"):
+        with pytest.raises(
+            InputError, match=r"image 1001, file_name = 'img_001.jpg': file not found"
+        ):
             import_densepose(project, src, tmp_path / "imgs")
         report = import_densepose(project, src, tmp_path / "imgs", skip_missing=True)
         assert (report.skipped_images, report.skipped_persons, report.persons) == (1, 2, 4)
