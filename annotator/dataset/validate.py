@@ -278,7 +278,9 @@ class _Checker:
                 ids[ann_id] = k
         size = self._references(where, ann, images, categories)
         self._box(where, ann.get("bbox", NO_VALUE), size)
-        self._coco_fields(where, ann, size, categories.get(ann.get("category_id"), -1))
+        category = ann.get("category_id")
+        n_keypoints = categories.get(category, -1) if is_int(category) else -1
+        self._coco_fields(where, ann, size, n_keypoints)
         if not any(key in ann for key in DP_KEYS):
             return None
         return self.densepose(where, ann)
