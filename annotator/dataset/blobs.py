@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,8 @@ def pack_gold(gold: GoldTruth) -> bytes:
         if getattr(gold, name) is not None
     }
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    save: Any = np.savez  # numpy's stubs do not type **arrays
+    save(buffer, **arrays)
     return zlib.compress(buffer.getvalue(), 1)
 
 

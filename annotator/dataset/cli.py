@@ -28,7 +28,7 @@ Typical use:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``project`` and ``dataset`` commands to ``dpstudio``."""
     formatter = argparse.RawDescriptionHelpFormatter
     project = subparsers.add_parser(
@@ -299,11 +299,11 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from annotator.dataset.coco_import import import_coco, import_image_folder
+    from annotator.dataset.coco_import import Verify, import_coco, import_image_folder
     from annotator.dataset.densepose_io import import_densepose
     from annotator.dataset.records import TaskState
 
-    verify = "decode" if args.verify_images else "header"
+    verify: Verify = "decode" if args.verify_images else "header"
     with _session(args.dir) as (project, bars):
         if args.densepose:
             report = import_densepose(

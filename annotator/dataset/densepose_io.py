@@ -108,10 +108,10 @@ PERSON_CATEGORY: dict[str, Any] = {
 def atlas_surface_from_iuv(body: str) -> SurfaceFromIuv | None:
     """(I, U, V) -> surface points through the body's chart atlas, or None without one."""
     try:
-        from annotator.surface.atlas import load_atlas  # type: ignore[import-not-found]
+        from annotator.surface.atlas import load_atlas
     except ImportError:
         return None
-    return load_atlas(body).from_iuv  # type: ignore[no-any-return]
+    return load_atlas(body).from_iuv
 
 
 def import_densepose(

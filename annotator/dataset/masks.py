@@ -57,8 +57,8 @@ def crop(mask: PartMask) -> PartMask:
     if len(rows) == 0:
         return PartMask(np.zeros((0, 0), np.uint8), mask.x0, mask.y0)
     cols = np.flatnonzero(labels.any(axis=0))
-    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    return PartMask(labels[r0:r1, c0:c1], mask.x0 + int(c0), mask.y0 + int(r0))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return PartMask(labels[r0:r1, c0:c1], mask.x0 + c0, mask.y0 + r0)
 
 
 def to_box256(mask: PartMask, box: Box) -> np.ndarray:
@@ -217,12 +217,12 @@ def _check_parsed(strings: list[str], area: int) -> list[str | None]:
     totals = np.bincount(string_of, weights=counts.astype(np.float64), minlength=len(strings))
     wrong_total = np.flatnonzero(totals != area)
     out: list[str | None] = [None] * len(strings)
-    for k in wrong_total:
-        out[k] = f"run lengths sum to {int(totals[k])}, not {area}"
-    for k in np.flatnonzero(bad_run):
-        out[k] = "counts decodes to a negative or too long run"
-    for k in np.flatnonzero(too_long):
-        out[k] = "counts holds a number longer than 32 bits"
+    for j in wrong_total.tolist():
+        out[j] = f"run lengths sum to {int(totals[j])}, not {area}"
+    for j in np.flatnonzero(bad_run).tolist():
+        out[j] = "counts decodes to a negative or too long run"
+    for j in np.flatnonzero(too_long).tolist():
+        out[j] = "counts holds a number longer than 32 bits"
     return out
 
 

@@ -294,7 +294,7 @@ class GoldTruth:
         iuv = (self.i, self.u, self.v)
         if any(a is None for a in iuv) and not all(a is None for a in iuv):
             raise ValueError("give all of i, u, v or none")
-        if self.i is not None and any(np.shape(a) != shape for a in iuv):
+        if any(a is not None and np.shape(a) != shape for a in iuv):
             raise ValueError(f"i, u, v must have shape {shape}")
 
 

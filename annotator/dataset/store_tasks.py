@@ -257,8 +257,9 @@ class TaskStoreMixin:
         for person_id, points, answers in items:
             point_rows.append((person_id, len(points), blobs.pack_points(points), now))
             if answers is not None:
-                answer_rows.append((person_id, who, *_answer_counts(answers)))
-                answer_rows[-1] += (blobs.pack_answers(answers), now)
+                answered, not_visible = _answer_counts(answers)
+                data = blobs.pack_answers(answers)
+                answer_rows.append((person_id, who, answered, not_visible, data, now))
         with self.transaction():
             self._conn.executemany("INSERT INTO sample_points VALUES (?, ?, ?, ?)", point_rows)
             self._conn.executemany("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)", answer_rows)
