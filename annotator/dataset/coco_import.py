@@ -132,12 +132,15 @@ def inspect_images(
 
 
 def relative_path(project_dir: Path, file: Path) -> str:
-    """``file`` relative to the project folder, POSIX separators (absolute if impossible)."""
-    absolute = file.resolve()
+    """``file`` relative to the project folder, POSIX separators (absolute if impossible).
+
+    Symbolic links are kept as they are (a link into a data set stays a link).
+    """
+    absolute = os.path.abspath(file)
     try:
-        return Path(os.path.relpath(absolute, project_dir.resolve())).as_posix()
+        return Path(os.path.relpath(absolute, os.path.abspath(project_dir))).as_posix()
     except ValueError:  # another drive
-        return absolute.as_posix()
+        return Path(absolute).as_posix()
 
 
 def scan_images(folder: Path) -> list[Path]:

@@ -26,7 +26,7 @@ previous file intact.
 from __future__ import annotations
 
 import contextlib
-import json
+import itertools
 import os
 import tempfile
 import time
@@ -37,6 +37,7 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
+from annotator.dataset import jsonio
 from annotator.dataset.coco_import import (
     ImportPlan,
     ImportReport,
@@ -151,11 +152,11 @@ def import_densepose(
         write_plan(project, plan, states)
         masks = [(p.id, ann["dp_masks"]) for ann, p in plan.persons if "dp_masks" in ann]
         project.add_dp_masks(masks, annotator)
-        items = list(_points_and_answers(plan, annotator, surface_from_iuv))
-        project.add_points_and_answers(items, annotator)
+        items = _points_and_answers(plan, annotator, surface_from_iuv)
+        densepose, points = project.add_points_and_answers(items, annotator)
     plan.report.masks = len(masks)
-    plan.report.densepose = len(items)
-    plan.report.points = sum(len(points) for _, points, _ in items)
+    plan.report.densepose = densepose
+    plan.report.points = points
     if plan.report.points > 100_000:
         project.checkpoint()
     return plan.report
@@ -176,7 +177,11 @@ def _points_and_answers(
         return
     lengths = np.array([len(ann["dp_x"]) for ann, _ in rows])
     columns = {
-        key: np.fromiter((v for ann, _ in rows for v in ann[key]), np.float64, int(lengths.sum()))
+        key: np.fromiter(
+            itertools.chain.from_iterable(ann[key] for ann, _ in rows),
+            np.float64,
+            int(lengths.sum()),
+        )
         for key in ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")
     }
     i = columns["dp_I"].astype(np.int64)
@@ -257,14 +262,14 @@ def export_densepose(
     info = {"description": "DensePose-COCO annotations made with DensePose Studio"}
     info["body_model"] = project.body
     with atomic_write(out) as handle:
-        handle.write('{"info": ' + json.dumps(info) + ', "images": [')
-        handle.write(", ".join(json.dumps(_image_dict(im)) for im in images))
-        handle.write('], "annotations": [')
+        handle.write('{"info":' + jsonio.dumps(info) + ',"images":[')
+        handle.write(",".join(jsonio.dumps(_image_dict(im)) for im in images))
+        handle.write('],"annotations":[\n')
         for k, item in enumerate(project.iter_export(min_state, annotator)):
-            handle.write((", " if k else "") + json.dumps(_annotation(item, min_state, report)))
+            handle.write((",\n" if k else "") + jsonio.dumps(_annotation(item, min_state, report)))
             if progress and (k % 2000 == 0 or k == total - 1):
                 progress("export", k + 1, total)
-        handle.write('], "categories": [' + json.dumps(PERSON_CATEGORY) + "]}\n")
+        handle.write('\n],"categories":[' + jsonio.dumps(PERSON_CATEGORY) + "]}\n")
     report.images = len(images)
     return report
 
@@ -342,13 +347,18 @@ def choose_answers(
     Returns:
         ``(index [M], I [M], U [M], V [M])``: the points (task order) answered with a spot.
     """
+    if len(answers) == 1:  # the usual case: one annotator
+        only = answers[0]
+        index = np.flatnonzero(only.status == AnswerStatus.ANSWERED)
+        return index, only.i[index], only.u[index], only.v[index]
     best_time = np.full(n, -np.inf)
     i = np.zeros(n, np.int64)
     u, v = np.zeros(n), np.zeros(n)
     visible = np.zeros(n, bool)
     for a in answers:  # ordered by annotator id: ties go to the later annotator
-        newer = a.answered & (np.nan_to_num(a.time, nan=-np.inf) >= best_time)
-        best_time[newer] = np.nan_to_num(a.time[newer], nan=-np.inf)
+        when = np.where(np.isnan(a.time), -np.inf, a.time)
+        newer = a.answered & (when >= best_time)
+        best_time[newer] = when[newer]
         visible[newer] = a.visible[newer]
         i[newer], u[newer], v[newer] = a.i[newer], a.u[newer], a.v[newer]
     index = np.flatnonzero(visible)

@@ -16,7 +16,6 @@ pycocotools' decoder trusts the run lengths and writes past its buffer on a malf
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import zlib
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from annotator.dataset import jsonio
 from annotator.dataset.records import Box, MaskFrame, PartMask
 from annotator.surface.parts import N_COARSE
 
@@ -256,12 +256,12 @@ def _undelta(values: np.ndarray, string_of: np.ndarray) -> np.ndarray:
 
 def encode_rle14(entries: Sequence[Any]) -> bytes:
     """14 ``dp_masks`` entries -> BLOB (compact JSON)."""
-    return json.dumps(list(entries), separators=(",", ":")).encode("utf-8")
+    return jsonio.dumps(list(entries)).encode("utf-8")
 
 
 def decode_rle14(blob: bytes) -> list[Any]:
     """BLOB -> 14 ``dp_masks`` entries, exactly as imported."""
-    return json.loads(blob.decode("utf-8"))
+    return jsonio.loads(blob)
 
 
 @dataclass(frozen=True)

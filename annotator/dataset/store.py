@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import socket
 import sqlite3
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from annotator.dataset import schema
+from annotator.dataset import jsonio, schema
 from annotator.dataset.errors import ProjectError, ProjectLockedError, SchemaError
 from annotator.dataset.records import (
     Annotator,
@@ -537,11 +536,11 @@ def _constraint(exc: sqlite3.IntegrityError) -> str:
 
 
 def _dump(value: Any) -> str | None:
-    return None if value is None or value == {} else json.dumps(value, separators=(",", ":"))
+    return None if value is None or value == {} else jsonio.dumps(value)
 
 
 def _load(text: str | None, default: Any = None) -> Any:
-    return default if text is None else json.loads(text)
+    return default if text is None else jsonio.loads(text)
 
 
 def _image(row: Sequence[Any]) -> ImageRecord:

@@ -11,6 +11,7 @@ person's array (a few kilobytes) in one committed transaction. See docs/adr/0003
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -248,21 +249,34 @@ class TaskStoreMixin:
         return [blobs.unpack_answers(data, name) for data, name in rows]
 
     def add_points_and_answers(
-        self, items: Iterable[tuple[int, SamplePoints, Answers | None]], annotator: str
-    ) -> None:
-        """Bulk-store imported points with one annotator's answers (importers only)."""
+        self,
+        items: Iterable[tuple[int, SamplePoints, Answers | None]],
+        annotator: str,
+        *,
+        chunk: int = 2000,
+    ) -> tuple[int, int]:
+        """Bulk-store imported points with one annotator's answers (importers only).
+
+        Reads ``items`` lazily, ``chunk`` persons at a time. Returns (persons, points).
+        """
         who = self.annotator_id(annotator)
         now = time.time()
-        point_rows, answer_rows = [], []
-        for person_id, points, answers in items:
-            point_rows.append((person_id, len(points), blobs.pack_points(points), now))
-            if answers is not None:
-                answered, not_visible = _answer_counts(answers)
-                data = blobs.pack_answers(answers)
-                answer_rows.append((person_id, who, answered, not_visible, data, now))
+        items = iter(items)
+        persons = total = 0
         with self.transaction():
-            self._conn.executemany("INSERT INTO sample_points VALUES (?, ?, ?, ?)", point_rows)
-            self._conn.executemany("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)", answer_rows)
+            while batch := list(itertools.islice(items, chunk)):
+                point_rows, answer_rows = [], []
+                for person_id, points, answers in batch:
+                    point_rows.append((person_id, len(points), blobs.pack_points(points), now))
+                    total += len(points)
+                    if answers is not None:
+                        answered, not_visible = _answer_counts(answers)
+                        data = blobs.pack_answers(answers)
+                        answer_rows.append((person_id, who, answered, not_visible, data, now))
+                persons += len(batch)
+                self._conn.executemany("INSERT INTO sample_points VALUES (?, ?, ?, ?)", point_rows)
+                self._conn.executemany("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)", answer_rows)
+        return persons, total
 
     def _answers_or_blank(self, person_id: int, annotator: str) -> Answers:
         points = self.sample_points(person_id)

@@ -23,6 +23,7 @@ What is checked (DESIGN.md section 4, detectron2's DensePose loader, pycocotools
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from annotator.dataset import jsonio
 from annotator.dataset.errors import NO_VALUE, Problem
 from annotator.dataset.masks import DP_SIZE, check_rle_counts
 from annotator.surface.parts import N_COARSE, N_FINE
@@ -41,6 +43,15 @@ DP_KEYS = (*DP_POINT_KEYS, "dp_masks")
 BOX_TOLERANCE = 1.0  # pixels a box may stick out of its image (float round-off)
 _MAX_ID = 2**63 - 1
 _SHOWN_PER_FIELD = 5  # bad values listed one by one per (annotation, field); then a count
+_BATCH = 2000  # annotations whose dp_ lists are checked together
+_DP_SHAPE = [DP_SIZE, DP_SIZE]
+_DP_RANGES = (
+    ("dp_x", 0.0, 255.0, False),
+    ("dp_y", 0.0, 255.0, False),
+    ("dp_I", 1, N_FINE, True),
+    ("dp_U", 0.0, 1.0, False),
+    ("dp_V", 0.0, 1.0, False),
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -80,12 +91,16 @@ def is_number(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
+def _all_numbers(values: list[Any]) -> bool:
+    """Every item is a finite JSON number (fast path for long lists)."""
+    return set(map(type, values)) <= {int, float} and all(map(math.isfinite, values))
+
+
 def read_json(path: str | Path) -> tuple[Any, list[Problem]]:
     """Parse a JSON file; problems name the line and column of a syntax error."""
     name = str(path)
     try:
-        with open(path, "rb") as handle:
-            return json.load(handle), []
+        return jsonio.load_file(path), []
     except FileNotFoundError:
         return None, [Problem(name, "", "", NO_VALUE, "file not found")]
     except IsADirectoryError:
@@ -140,6 +155,7 @@ def check_document(
             report.points += points
         if progress and (k % 5000 == 0 or k == len(annotations) - 1):
             progress("validate", k + 1, len(annotations))
+    checker.check_point_lists()
     checker.check_rles()
     return report
 
@@ -174,6 +190,7 @@ class _Checker:
         self.file = file
         self.problems: list[Problem] = []
         self._rles: list[tuple[str, str, str, int]] = []  # record, field, counts, area
+        self._pending: list[tuple[str, dict[str, Any]]] = []  # annotations with dp_ lists
 
     def add(self, record: str, field_name: str, value: Any, message: str) -> None:
         self.problems.append(Problem(self.file, record, field_name, value, message))
@@ -307,7 +324,7 @@ class _Checker:
         if box is NO_VALUE:
             self.add(where, "bbox", NO_VALUE, "missing")
             return
-        if not isinstance(box, list) or len(box) != 4 or not all(is_number(v) for v in box):
+        if not isinstance(box, list) or len(box) != 4 or not _all_numbers(box):
             self.add(where, "bbox", box, "must be [x, y, width, height], 4 finite numbers")
             return
         x, y, w, h = box
@@ -356,7 +373,7 @@ class _Checker:
             self.add(where, "segmentation.size", hw, f"the image is {size[1]} x {size[0]}")
         counts = segm.get("counts", NO_VALUE)
         if isinstance(counts, str):
-            self._rles.append((where, "segmentation.counts", counts, hw[0] * hw[1]))
+            self._rles.append((where, "segmentation", counts, hw[0] * hw[1]))
         elif isinstance(counts, list) and all(is_int(c) and c >= 0 for c in counts):
             if sum(counts) != hw[0] * hw[1]:
                 self.add(where, "segmentation.counts", f"sum {sum(counts)}", "runs != h * w")
@@ -364,13 +381,13 @@ class _Checker:
             self.add(where, "segmentation.counts", counts, "must be an RLE string or run list")
 
     def _keypoints(self, where: str, keypoints: Any, n_keypoints: int) -> None:
-        if not isinstance(keypoints, list) or not all(is_number(v) for v in keypoints):
+        if not isinstance(keypoints, list) or not _all_numbers(keypoints):
             self.add(where, "keypoints", keypoints, "must be a list of numbers")
             return
         if n_keypoints >= 0 and len(keypoints) != 3 * n_keypoints:
             self.add(where, "keypoints", f"{len(keypoints)} values", f"need 3 x {n_keypoints}")
         visibility = keypoints[2::3]
-        if any(v not in (0, 1, 2) for v in visibility):
+        if not set(visibility) <= {0, 1, 2}:
             self.add(where, "keypoints", visibility, "visibility flags must be 0, 1 or 2")
 
     # -- DensePose -------------------------------------------------------------------------
@@ -389,15 +406,43 @@ class _Checker:
         lengths = {key: len(ann[key]) for key in DP_POINT_KEYS if isinstance(ann[key], list)}
         if len(set(lengths.values())) > 1:
             self.add(where, "dp_x..dp_V", lengths, "the five dp_ lists must have equal length")
-        for key, lo, hi, whole in (
-            ("dp_x", 0.0, 255.0, False),
-            ("dp_y", 0.0, 255.0, False),
-            ("dp_I", 1, N_FINE, True),
-            ("dp_U", 0.0, 1.0, False),
-            ("dp_V", 0.0, 1.0, False),
-        ):
-            self.numbers(where, key, ann[key], lo, hi, whole=whole)
+        for key in DP_POINT_KEYS:
+            if key not in lengths:
+                self.add(where, key, _kind(ann[key]), "must be a list of numbers")
+        if len(lengths) == len(DP_POINT_KEYS):
+            self._pending.append((where, ann))
+            if len(self._pending) >= _BATCH:
+                self.check_point_lists()
         return min(lengths.values(), default=0)
+
+    def check_point_lists(self) -> None:
+        """Check the dp_ number lists of the queued annotations, many at a time."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        for key, lo, hi, whole in _DP_RANGES:
+            lists = [ann[key] for _, ann in pending]
+            if not set(map(type, itertools.chain.from_iterable(lists))) <= {int, float}:
+                for where, ann in pending:  # rare: find the culprits one list at a time
+                    self.numbers(where, key, ann[key], lo, hi, whole=whole)
+                continue
+            lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+            ends = np.cumsum(lengths)
+            flat = itertools.chain.from_iterable(lists)
+            values = np.fromiter(flat, np.float64, int(ends[-1]))
+            bad = ~((values >= lo) & (values <= hi))  # NaN and inf fail too
+            if whole:
+                bad |= values != np.round(values)
+            positions = np.flatnonzero(bad)
+            if len(positions) == 0:
+                continue
+            owners = np.searchsorted(ends, positions, side="right")
+            kind = "a whole number" if whole else "a number"
+            for owner in np.unique(owners).tolist():
+                where, ann = pending[owner]
+                local = positions[owners == owner] - (ends[owner] - lengths[owner])
+                message = f"must be {kind} in [{lo}, {hi}]"
+                self._list_bad(where, key, ann[key], local.tolist(), message)
 
     def numbers(
         self, where: str, key: str, values: Any, lo: float, hi: float, *, whole: bool = False
@@ -433,19 +478,19 @@ class _Checker:
             self.add(where, "dp_masks", length, "must be a list of 14 entries (one per part)")
             return
         for j, entry in enumerate(entries):
-            name = f"dp_masks[{j}]"
-            if entry in ([], {}, None):
+            if not entry:  # [], {} or null: an absent part
                 continue
+            name = f"dp_masks[{j}]"
             if not isinstance(entry, dict):
                 self.add(where, name, _kind(entry), "must be an RLE object or [] (absent part)")
                 continue
             size = entry.get("size", NO_VALUE)
-            if size != [DP_SIZE, DP_SIZE] or not all(is_int(s) for s in size):
+            if size != _DP_SHAPE or type(size[0]) is not int or type(size[1]) is not int:
                 self.add(where, f"{name}.size", size, "must be [256, 256]")
                 continue
             counts = entry.get("counts", NO_VALUE)
             if isinstance(counts, str):
-                self._rles.append((where, f"{name}.counts", counts, DP_SIZE * DP_SIZE))
+                self._rles.append((where, name, counts, DP_SIZE * DP_SIZE))
             elif isinstance(counts, list):
                 message = "uncompressed RLE: detectron2 decodes compressed strings only"
                 self.add(where, f"{name}.counts", "list", message)
@@ -461,7 +506,7 @@ class _Checker:
             results = check_rle_counts([counts for _, _, counts, _ in items], area)
             for (where, name, counts, _), problem in zip(items, results, strict=True):
                 if problem:
-                    self.add(where, name, counts, problem)
+                    self.add(where, f"{name}.counts", counts, problem)
         self._rles.clear()
 
 
