@@ -19,7 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annotator.surface.llvm_guard import guard_triton
+
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+guard_triton()  # before any OpenGL context loads Mesa's LLVM (see llvm_guard)
 
 
 @dataclass
