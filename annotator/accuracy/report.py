@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,13 +74,13 @@ def numbers(data: AccuracyData) -> dict:
     e = data.errors
 
     def summary(mask: np.ndarray) -> dict:
-        s = summarize(
+        s: dict[str, Any] = summarize(
             e.error[mask & e.measured],
             int((mask & e.not_visible).sum()),
             int((mask & e.off_body).sum()),
         ).as_dict()
         for key in ("mean", "median", "p90"):
-            s[f"{key}_cm"] = _cm(s.pop(key))
+            s[f"{key}_cm"] = _cm(float(s.pop(key) or np.nan))
         return s
 
     out: dict = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -242,18 +243,19 @@ class Renderer:
         if mesh.texture is not None and mesh.corner_uv is not None:
             flat_v = mesh.vertices[mesh.faces].reshape(-1, 3)
             flat_f = np.arange(len(flat_v)).reshape(-1, 3)
-            visual = trimesh.visual.TextureVisuals(
+            texture = trimesh.visual.TextureVisuals(
                 uv=mesh.corner_uv.reshape(-1, 2),
                 image=_pil(mesh.texture),
             )
-            tm = trimesh.Trimesh(flat_v, flat_f, visual=visual, process=False)
+            tm = trimesh.Trimesh(flat_v, flat_f, visual=texture, process=False)
             return pr.Mesh.from_trimesh(tm, smooth=False)
         tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+        visual: Any = tm.visual
         if mesh.face_colors is not None:
-            tm.visual.face_colors = _rgba(mesh.face_colors)
+            visual.face_colors = _rgba(mesh.face_colors)
             return pr.Mesh.from_trimesh(tm, smooth=False)
         if mesh.vertex_colors is not None:
-            tm.visual.vertex_colors = _rgba(mesh.vertex_colors)
+            visual.vertex_colors = _rgba(mesh.vertex_colors)
         return pr.Mesh.from_trimesh(tm, smooth=mesh.smooth)
 
     # -- ids ------------------------------------------------------------------------------
@@ -395,7 +397,7 @@ class Renderer:
             platform.delete_context()
         self._offscreen._renderer = None
         self._offscreen._platform = None
-        self._offscreen = None  # type: ignore[assignment]
+        self._offscreen = None
         self._program = None
         self._fbo = None
 

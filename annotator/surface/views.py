@@ -276,8 +276,16 @@ class PartViews:
             depth = buffer.depth
         return self._view(part, azimuth, elevation, cam, image, face.astype(np.int32), depth)
 
-    def _view(self, part: int, azimuth: float, elevation: float, *arrays: object) -> PartView:
-        camera, image, face, depth = arrays
+    def _view(
+        self,
+        part: int,
+        azimuth: float,
+        elevation: float,
+        camera: Camera,
+        image: np.ndarray,
+        face: np.ndarray,
+        depth: np.ndarray,
+    ) -> PartView:
         return PartView(
             part,
             azimuth,
@@ -285,7 +293,7 @@ class PartViews:
             camera,
             image,
             face,
-            depth,  # type: ignore[arg-type]
+            depth,
             self.atlas.rest_vertices,
             self.atlas.faces,
         )
