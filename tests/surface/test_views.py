@@ -65,3 +65,23 @@ def test_views_are_cached_on_disk(tmp_path):
     third = PartViews(atlas, size=64, cache_dir=tmp_path)
     assert len(third.views(2)) == 6  # re-rendered, not crashed
     third.close()
+
+
+def test_memory_keeps_only_the_most_recent_parts(tmp_path):
+    part_views = PartViews(load_atlas(), size=64, cache_dir=tmp_path, keep=2)
+    first = part_views.views(2)
+    part_views.views(3)
+    assert part_views.views(2) is first  # still in memory, now the most recent
+    part_views.views(4)  # drops part 3, the least recently used
+    assert part_views.views(2) is first
+    again = part_views.views(3)  # back from the disk cache
+    assert len(again) == 6 and (again[0].face == part_views.views(3)[0].face).all()
+    part_views.close()
+
+
+def test_repeated_renders_reuse_the_uploaded_part_mesh(views):
+    first = views.render(12, 30.0, 20.0, ids=False)
+    meshes = dict(views.renderer._meshes)
+    second = views.render(12, 40.0, 20.0, ids=False)
+    assert views.renderer._meshes.keys() == meshes.keys() and len(meshes) >= 1
+    assert (first.image != second.image).any()
