@@ -109,8 +109,10 @@ class PartView:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Pixel positions ``[N, 2]`` of surface points and whether each is visible ``[N]``.
 
-        A point is visible when it is in the image and no other surface is more than
-        ``tolerance`` metres in front of it.
+        A point is visible when it is in the image, its face turns its outside to the camera
+        (the inside of the skin seen through an opening such as the neck or an arm hole of a
+        part is not the point) and no other surface is more than ``tolerance`` metres in
+        front of it.
         """
         xy, depth = self.camera.project(points.positions(self.vertices, self.faces))
         h, w = self.depth.shape
@@ -118,8 +120,15 @@ class PartView:
         row = np.clip(np.floor(xy[:, 1]).astype(int), 0, h - 1)
         inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
         seen = self.depth[row, col]
-        visible = inside & (seen > 0) & (depth <= seen + tolerance)
+        visible = inside & (seen > 0) & (depth <= seen + tolerance) & self.facing(points)
         return xy, visible
+
+    def facing(self, points: SurfacePoints) -> np.ndarray:
+        """``[N]`` bool: the face of each point turns its outside towards the camera."""
+        corners = self.vertices[self.faces[points.face]]  # [N, 3, 3]
+        normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+        to_eye = self.camera.pose[:3, 3] - corners.mean(axis=1)
+        return np.einsum("nd,nd->n", normal, to_eye) > 0
 
 
 def part_axis(atlas: Atlas, part: int, joints: dict[str, np.ndarray] | None = None) -> np.ndarray:

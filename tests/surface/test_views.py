@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from annotator.surface.atlas import load_atlas
+from annotator.surface.points import SurfacePoints
 from annotator.surface.views import VIEW_AZIMUTHS, PartViews, draw_markers
 
 pytestmark = pytest.mark.slow
@@ -85,3 +86,22 @@ def test_repeated_renders_reuse_the_uploaded_part_mesh(views):
     second = views.render(12, 40.0, 20.0, ids=False)
     assert views.renderer._meshes.keys() == meshes.keys() and len(meshes) >= 1
     assert (first.image != second.image).any()
+
+
+def test_the_inside_of_the_skin_seen_through_an_opening_is_not_visible(views):
+    atlas = views.atlas
+    faces = np.flatnonzero(atlas.face_coarse == 1)
+    points = SurfacePoints(faces, np.full((len(faces), 3), 1 / 3))
+    through_holes = 0
+    for view in views.views(1):  # the torso: open at the neck, the arms and the legs
+        xy, visible = view.project(points)
+        _, depth = view.camera.project(atlas.positions(points))
+        h, w = view.depth.shape
+        col = np.clip(xy[:, 0].astype(int), 0, w - 1)
+        row = np.clip(xy[:, 1].astype(int), 0, h - 1)
+        first_hit = (view.depth[row, col] > 0) & (depth <= view.depth[row, col] + 0.01)
+        inside = first_hit & ~view.facing(points)
+        through_holes += int(inside.sum())
+        assert not (visible & inside).any()
+        assert (visible == (first_hit & view.facing(points))).all()
+    assert through_holes > 0  # such points exist: the test looks at the right thing
