@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from annotator.surface.points import SurfacePoints
@@ -51,6 +51,12 @@ def landmark_label(joint: str) -> str:
     """``"left_elbow"`` -> ``"L elbow"`` (the person's own left)."""
     side, _, name = joint.partition("_")
     return f"{side[0].upper()} {name}"
+
+
+def _same_points(a: SurfacePoints | None, b: SurfacePoints | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return bool(np.array_equal(a.face, b.face) and np.array_equal(a.bary, b.bary))
 
 
 def pick_outside(view: PartView, x: float, y: float) -> tuple[SurfacePoints | None, str]:
@@ -91,6 +97,7 @@ class ViewCanvas(QWidget):
         super().__init__(parent)
         self.view: PartView | None = None
         self._image: QImage | None = None
+        self._backdrop: QPixmap | None = None  # image, labels, title: see _make_backdrop
         self._title = ""
         self._placeholder = ""
         self._points: tuple[SurfacePoints | None, SurfacePoints | None] = (None, None)
@@ -119,6 +126,7 @@ class ViewCanvas(QWidget):
         """Show ``view`` (None: show the placeholder text instead)."""
         self.view = view
         self._image = None if view is None else to_qimage(view.image)
+        self._backdrop = None
         self._title = title
         self._reproject()
         self.update()
@@ -138,14 +146,20 @@ class ViewCanvas(QWidget):
             others: other picked surface points to show small and dim, or None.
             generation: echoed by :attr:`painted` once these markers are on screen.
         """
+        old_current, old_others = self._points
         self._points = (current, others)
         self._generation = generation
-        self._reproject()
+        # Only what changed is projected again (a pick changes the current point only).
+        if not _same_points(current, old_current):
+            self._current = self._project(current)
+        if not _same_points(others, old_others):
+            self._others = self._project(others)
         self.update()
 
     def set_landmarks(self, landmarks: list[tuple[str, np.ndarray]]) -> None:
         """Labels to draw at 3D positions (model coordinates, metres), e.g. joints."""
         self._landmarks = list(landmarks)
+        self._backdrop = None
         self._reproject()
         self.update()
 
@@ -178,13 +192,13 @@ class ViewCanvas(QWidget):
     # -- geometry --------------------------------------------------------------------------
 
     def image_rect(self) -> QRectF:
-        """Where the view image is drawn in the widget (aspect kept, centred)."""
+        """Where the view image is drawn in the widget (aspect kept, centred, whole pixels)."""
         if self.view is None:
             return QRectF(self.rect())
         h, w = self.view.image.shape[:2]
         scale = min(self.width() / w, self.height() / h)
-        dw, dh = w * scale, h * scale
-        return QRectF((self.width() - dw) / 2, (self.height() - dh) / 2, dw, dh)
+        dw, dh = max(1, round(w * scale)), max(1, round(h * scale))
+        return QRectF((self.width() - dw) // 2, (self.height() - dh) // 2, dw, dh)
 
     def to_image(self, pos: QPointF) -> tuple[float, float] | None:
         """View-image pixel position of a widget position, or None outside the image."""
@@ -207,8 +221,8 @@ class ViewCanvas(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), _BACKGROUND)
         if self._image is None:
+            painter.fillRect(self.rect(), _BACKGROUND)
             painter.setPen(QColor(200, 200, 200))
             painter.drawText(
                 self.rect(),
@@ -217,12 +231,29 @@ class ViewCanvas(QWidget):
             )
             painter.end()
             return
+        ratio = self.devicePixelRatioF()
+        if self._backdrop is None or self._backdrop.size() != self.size() * ratio:
+            self._backdrop = self._make_backdrop(ratio)
+        painter.drawPixmap(0, 0, self._backdrop)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self._draw_points(painter, *self._others, radius=3.5, color=OTHER_COLOR, outline=1.0)
+        self._draw_points(painter, *self._current, radius=6.5, color=CURRENT_COLOR, outline=2.0)
+        self.paint_extra(painter)
+        painter.end()
+        self.painted.emit(self._generation)
+
+    def _make_backdrop(self, ratio: float) -> QPixmap:
+        """What changes only with the view, its labels or the widget's size, drawn once: the
+        scaled image, the landmark labels, the title. Markers go over it at each paint."""
+        assert self._image is not None
+        pixmap = QPixmap(self.size() * ratio)
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(_BACKGROUND)
+        painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawImage(self.image_rect(), self._image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._draw_landmarks(painter)
-        self._draw_points(painter, *self._others, radius=3.5, color=OTHER_COLOR, outline=1.0)
-        self._draw_points(painter, *self._current, radius=6.5, color=CURRENT_COLOR, outline=2.0)
         if self._title:
             painter.setPen(QColor(220, 220, 220))
             painter.drawText(
@@ -230,9 +261,8 @@ class ViewCanvas(QWidget):
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                 self._title,
             )
-        self.paint_extra(painter)
         painter.end()
-        self.painted.emit(self._generation)
+        return pixmap
 
     def paint_extra(self, painter: QPainter) -> None:
         """Subclasses draw more here (over the markers)."""
