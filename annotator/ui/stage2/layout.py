@@ -76,7 +76,7 @@ def build_panel(panel: QWidget) -> PanelWidgets:
         "Ctrl+Z undo · O other answers · R reset free view · +/- zoom"
     )
     keys.setWordWrap(True)
-    keys.setStyleSheet("color: palette(mid);")
+    keys.setStyleSheet("color: palette(dark);")
     grid, rotate = ViewsGrid(), RotateView()
 
     buttons = QHBoxLayout()

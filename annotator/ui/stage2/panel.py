@@ -408,7 +408,7 @@ class Stage2Panel(QWidget):
 
     def _show_empty(self, text: str, *, busy: bool = False) -> None:
         self.ui.grid.show_message(text, busy=busy)
-        self.ui.title.setText(text if not busy else "")
+        self.ui.title.setText(text)
         self.ui.counts.setText("")
         self.ui.answer.setText("")
         self.ui.undo.setEnabled(False)

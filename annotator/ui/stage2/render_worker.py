@@ -10,7 +10,8 @@ Requests, most urgent first:
 1. sampling a person's points (milliseconds, pure numpy);
 2. the six views of the part being annotated (from memory, the disk cache, or rendered);
 3. the free-rotate view: one slot, a newer request replaces an older one not yet started
-   (latest wins, so a fast drag never queues up stale frames);
+   (latest wins, so a fast drag never queues up stale frames); frames asked for while
+   dragging (without the pick buffer) are rendered at half size, about twice as fast;
 4. views of parts the walk reaches next (prefetch), in the order asked.
 
 The atlas of the project's body model is loaded first, in this thread, and handed to the UI
@@ -24,6 +25,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
@@ -164,7 +166,7 @@ class RenderWorker(QThread):
         from annotator.surface.atlas import load_atlas
         from annotator.surface.views import PartViews, atlas_joints
 
-        views = None
+        views = preview = None
         try:
             atlas = load_atlas(self._body)
             joints = atlas_joints(atlas)
@@ -174,15 +176,17 @@ class RenderWorker(QThread):
         else:
             self.atlasReady.emit(atlas, joints)
             views = PartViews(atlas, self._size, cache_dir=self._cache_dir, keep=self._keep)
+            preview = PartViews(atlas, max(128, self._size // 2))
         try:
             while (request := self._take()) is not None:
-                self._serve(request, views)
+                self._serve(request, views, preview)
         finally:
-            if views is not None:
+            for renderer in (views, preview):
                 try:
-                    views.close()
+                    if renderer is not None:
+                        renderer.close()
                 except Exception:
-                    log.exception("closing the renderer failed")
+                    log.exception("closing a renderer failed")
 
     def _take(self) -> _Sample | _Rotate | tuple[str, int] | None:
         """The most urgent request, waiting for one; None when stopping."""
@@ -201,7 +205,9 @@ class RenderWorker(QThread):
                     return ("views", self._prefetch.popleft())
                 self._wake.wait()
 
-    def _serve(self, request: _Sample | _Rotate | tuple[str, int], views) -> None:
+    def _serve(
+        self, request: _Sample | _Rotate | tuple[str, int], views: Any, preview: Any
+    ) -> None:
         kind = {_Sample: "sampling", _Rotate: "rotate"}.get(type(request), "views")
         try:
             if isinstance(request, _Sample):
@@ -210,7 +216,8 @@ class RenderWorker(QThread):
             if views is None:
                 raise RuntimeError("the body surface is not available (see the earlier error)")
             if isinstance(request, _Rotate):
-                view = views.render(request.part, request.azimuth, request.elevation, request.ids)
+                source = views if request.ids else preview
+                view = source.render(request.part, request.azimuth, request.elevation, request.ids)
                 self.rotateReady.emit(request.serial, view)
             else:
                 part = request[1]

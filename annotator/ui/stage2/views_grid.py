@@ -80,6 +80,11 @@ class ViewsGrid(QWidget):
 
     def _make_placeholder(self) -> QWidget:
         page = QWidget()
+        page.setObjectName("stage2Placeholder")  # dark like the views it stands for
+        page.setStyleSheet(
+            "#stage2Placeholder { background: rgb(41, 43, 48); }"
+            "#stage2Placeholder QLabel { color: rgb(210, 210, 210); }"
+        )
         layout = QVBoxLayout(page)
         layout.addStretch(1)
         self._message = QLabel()
