@@ -330,6 +330,18 @@ def test_clicks_that_miss_the_outside_of_the_body_say_why(qtbot, open_panel, pro
     assert project.answers(project.person_id, ANNOTATOR) is None  # nothing saved
 
 
+def test_a_new_part_shows_progress_until_its_views_arrive(qtbot, open_panel, project, body):
+    panel = open_panel()
+    start(qtbot, panel, project, body)
+    session = panel.session
+    other = int(np.flatnonzero(session.points.part != session.part())[-1])
+    with qtbot.waitSignal(panel.viewsShown, timeout=60000) as shown:
+        panel.go_to(other)
+        assert "Rendering the six views of the" in panel.ui.grid.message
+        assert panel.current_views() is None  # the UI thread did not wait for them
+    assert shown.args == [session.part(other)] and panel.ui.grid.message == ""
+
+
 def test_a_task_that_cannot_start_says_why(qtbot, open_panel, project):
     panel = open_panel()
     image_id = project.images()[0].id
@@ -339,8 +351,13 @@ def test_a_task_that_cannot_start_says_why(qtbot, open_panel, project):
     panel.set_task(bare, None)
     assert "stage 1" in panel.ui.title.text()
     assert moves[-1] == (-1.0, -1.0)
+    empty = project.add_person(Person(image_id, Box(1, 1, 20, 20)))
+    project.save_part_mask(empty, "painter", PartMask(np.zeros((20, 20), np.uint8)))
+    with qtbot.waitSignal(panel.statusMessage, timeout=10000):
+        panel.set_task(empty, None)
+    qtbot.waitUntil(lambda: "No points" in panel.ui.title.text(), timeout=10000)
     panel.set_task(None, None)
-    assert panel.session is None
+    assert panel.session is None and moves[-1] == (-1.0, -1.0)
 
 
 def test_a_missing_body_surface_is_reported_not_fatal(qtbot, tmp_path, data_dir):

@@ -336,7 +336,9 @@ class Stage2Panel(QWidget):
         self.ui.inset.set_points(points.x, points.y, points.part)
         self.ui.strip.set_points(points.part, session.statuses)
         if len(session) == 0:
-            self._show_empty("No points to annotate: the part mask of this person is empty.")
+            text = "No points to annotate: the part mask of this person is empty."
+            self._show_empty(text)
+            self.statusMessage.emit(text)
             return
         todo = session.counts()[2]
         self.statusMessage.emit(
@@ -412,8 +414,7 @@ class Stage2Panel(QWidget):
         self.ui.counts.setText("")
         self.ui.answer.setText("")
         self.ui.undo.setEnabled(False)
-        if not busy:
-            self.currentPointChanged.emit(-1.0, -1.0)
+        self.currentPointChanged.emit(-1.0, -1.0)
 
     # -- results of the render thread ------------------------------------------------------
 
