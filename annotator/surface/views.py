@@ -31,7 +31,7 @@ from annotator.surface.texture import tiled_uv, uv_grid_texture
 VIEW_AZIMUTHS = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
 VIEW_ELEVATION = 15.0
 #: Bump when the look of the views changes, to invalidate caches.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 #: Coarse part -> (proximal joint, distal joint) of the axis views circle, or None: vertical.
 _PART_AXES: dict[int, tuple[str, str] | None] = {
@@ -256,8 +256,8 @@ class PartViews:
         if style != "skin":
             raise ValueError(f"unknown view style {style!r}: use skin, charts or uvgrid")
         tint = COARSE_COLORS[part].astype(np.float64)
-        skin = np.array([236.0, 214.0, 196.0])
-        color = (0.75 * skin + 0.25 * tint).astype(np.uint8)
+        skin = np.array([214.0, 178.0, 152.0])
+        color = (0.7 * skin + 0.3 * tint).astype(np.uint8)
         return ColorMesh(vertices, faces, vertex_colors=np.tile(color, (len(vertices), 1)))
 
     def _mesh_key(self, part: int, style: str) -> str:
@@ -288,7 +288,9 @@ class PartViews:
         cam = self.camera(part, azimuth, elevation)
         mesh = self._mesh(part, faces, face_ids, style)
         mesh.key = self._mesh_key(part, style)
-        image, depth = self.renderer.render_color([mesh], cam, background=(0.16, 0.17, 0.19))
+        image, depth = self.renderer.render_color(
+            [mesh], cam, background=(0.16, 0.17, 0.19), light_intensity=2.2, ambient=0.25
+        )
         face = np.full(image.shape[:2], -1, np.int32)
         if ids:
             buffer = self.renderer.render_ids([(self.atlas.rest_vertices, faces)], cam)
