@@ -12,11 +12,11 @@ rasterization, many times a second, so it draws once with a shader that writes t
 
 Meshes are drawn indexed, so each vertex is shaded once (drawing every face corner on its
 own, as the surface renderer's id pass does, makes vertex work six times larger and was 70%
-of this pass's time). The barycentric coordinates of the visible point are then computed
-exactly, in float64, by intersecting the ray through each pixel centre with the face the
-rasterizer found there (:func:`annotator.surface.render.pick_bary`): a pixel's surface point
-re-projects onto the pixel centre to within 1e-6 px, and the face (hence visibility and
-occlusion) is what the depth test decided. Tests compare the face map with
+of this pass's time). The barycentric coordinates of the visible point are then computed in
+float64 for the face the rasterizer found at each pixel, by the same perspective-correct
+interpolation the GPU does (:func:`surface_bary`): a pixel's surface point re-projects onto
+the pixel centre to within 1e-6 px, and the face (hence visibility and occlusion) is what
+the depth test decided. Tests compare the face map with
 :meth:`Renderer.render_ids`.
 
 Colour has no anti-aliasing here; :func:`soften_edges` blends silhouette pixels afterwards.
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from annotator.surface.render import Camera, Renderer, pick_bary
+from annotator.surface.render import Camera, Renderer
 
 #: Most directional lights a scene may have.
 MAX_LIGHTS = 3
@@ -375,19 +375,35 @@ def surface_bary(
     meshes: list[DrawMesh], camera: Camera, instance: np.ndarray, face: np.ndarray
 ) -> np.ndarray:
     """``[H, W, 3]`` float64 barycentric coordinates of the visible point, for the pixels of
-    meshes with ``surface`` set: the ray through the pixel centre meets the face there."""
+    meshes with ``surface`` set.
+
+    The exact perspective-correct interpolation, in float64: the corners of the pixel's face
+    are projected to the image, the pixel centre's 2D barycentric coordinates ``l`` in the
+    projected triangle are divided by the corners' depths ``z`` and renormalized
+    (``b_i = (l_i / z_i) / sum_j (l_j / z_j)``). The point with these coordinates projects
+    onto the pixel centre. Rasterization rules may give an edge pixel whose centre lies
+    a hair outside its face: its coordinates are clipped into the face.
+    """
     bary = np.zeros((*instance.shape, 3))
-    by_instance = {m.instance: m for m in meshes if m.surface}
-    if not by_instance:
-        return bary
-    rows, cols = np.nonzero(np.isin(instance, list(by_instance)))
-    who, which = instance[rows, cols], face[rows, cols]
-    triangles = np.empty((len(rows), 3, 3))
-    for k, mesh in by_instance.items():
-        sel = who == k
-        triangles[sel] = mesh.vertices[mesh.faces[which[sel]]]
-    xy = np.stack([cols + 0.5, rows + 0.5], axis=1)
-    bary[rows, cols] = pick_bary(camera, xy, triangles)[0]
+    for mesh in meshes:
+        if not mesh.surface:
+            continue
+        rows, cols = np.nonzero(instance == mesh.instance)
+        if len(rows) == 0:
+            continue
+        xy, z = camera.project(mesh.vertices)
+        corners = mesh.faces[face[rows, cols]]  # [N, 3]
+        ax, ay = xy[corners[:, 0], 0], xy[corners[:, 0], 1]
+        e1x, e1y = xy[corners[:, 1], 0] - ax, xy[corners[:, 1], 1] - ay
+        e2x, e2y = xy[corners[:, 2], 0] - ax, xy[corners[:, 2], 1] - ay
+        px, py = cols + 0.5 - ax, rows + 0.5 - ay
+        det = e1x * e2y - e1y * e2x
+        det = np.where(np.abs(det) < 1e-300, 1e-300, det)
+        l1 = (px * e2y - py * e2x) / det
+        l2 = (e1x * py - e1y * px) / det
+        lam = np.stack([1.0 - l1 - l2, l1, l2], axis=1) / z[corners]
+        lam = np.clip(lam / lam.sum(axis=1, keepdims=True), 0.0, 1.0)
+        bary[rows, cols] = lam / lam.sum(axis=1, keepdims=True)
     return bary
 
 
