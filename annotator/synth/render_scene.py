@@ -61,7 +61,8 @@ class PersonTruth:
         keypoints: ``[17, 3]`` COCO keypoints: x, y in pixels (pixel centres at .5), v 0..2.
         annotated: passes the thresholds for DensePose annotation.
         listed: enough pixels to be written as a COCO person at all.
-        vertices: ``[V_skin, 3]`` posed skin vertices in world coordinates (atlas order).
+        vertices: ``[V, 3]`` the posed model mesh in world coordinates (the skin vertices,
+            atlas order, are ``atlas.skin_vertices(vertices)``).
         preset: its pose preset.
     """
 
@@ -93,6 +94,7 @@ class SynthSample:
         v: ``[H, W]`` float32 in [0, 1] (0 where i is 0).
         depth: ``[H, W]`` float32 metres to the visible surface (people and boxes), 0 else.
         persons: per person of the scene, in order.
+        occluders: (vertices ``[8, 3]``, faces ``[12, 3]``) of the boxes, world coordinates.
         timings: seconds spent per stage.
     """
 
@@ -108,6 +110,7 @@ class SynthSample:
     v: np.ndarray
     depth: np.ndarray
     persons: list[PersonTruth]
+    occluders: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -244,6 +247,7 @@ class SceneRenderer:
             v=v_map,
             depth=depth,
             persons=[],
+            occluders=[(b.vertices, b.faces) for b in layout.boxes],
         )
         sample.persons = [self._person(sample, layout, k) for k in range(len(scene.people))]
         return sample
@@ -264,7 +268,7 @@ class SceneRenderer:
             keypoints=keypoints,
             annotated=pixels >= MIN_ANNOTATED_PIXELS and fraction >= MIN_VISIBLE_FRACTION,
             listed=pixels >= MIN_PERSON_PIXELS,
-            vertices=self.body.atlas.skin_vertices(vertices),
+            vertices=vertices,
             preset=sample.scene.people[k].pose.preset,
         )
 
