@@ -146,7 +146,7 @@ def _floor_and_wall(
         else:
             t_wall = np.where(rays[..., 2] < -1e-6, (eye[2] + wall) / -rays[..., 2], np.inf)
     t = np.minimum(t_floor, t_wall)
-    hit = eye + np.where(np.isfinite(t), t, 0.0)[..., None] * rays
+    hit = (eye + np.where(np.isfinite(t), t, 0.0)[..., None] * rays).astype(np.float32)
     return t_floor, t_wall, hit
 
 
@@ -181,23 +181,24 @@ def _outdoor(rng: np.random.Generator, camera: Camera, rays: np.ndarray) -> np.n
     h, w = camera.height, camera.width
     t_floor, _, hit = _floor_and_wall(camera, rays, None)
     ground = np.isfinite(t_floor)
+    sky_px = ~ground
     out = np.empty((h, w, 3), np.float32)
-    up = np.clip(rays[..., 1], 0, 1)
-    zenith = _palette(rng, np.array([70, 120, 200.0]), 0.25)
-    horizon = _palette(rng, np.array([200, 215, 230.0]), 0.1)
-    sky = horizon + (zenith - horizon) * np.sqrt(up)[..., None]
-    clouds = np.clip(noise(rng, h, w, (128, 64, 32)) * 1.5, 0, 1)
-    sky = sky + (250 - sky) * clouds[..., None] * rng.uniform(0, 0.8)
-    out[~ground] = sky[~ground]
+    zenith = _palette(rng, np.array([70, 120, 200.0]), 0.25).astype(np.float32)
+    horizon = _palette(rng, np.array([200, 215, 230.0]), 0.1).astype(np.float32)
+    clouds = np.clip(noise(rng, h, w, (128, 64, 32)) * 1.5, 0, 1)[sky_px]
+    up = np.sqrt(np.clip(rays[..., 1][sky_px], 0, 1))
+    sky = horizon + (zenith - horizon) * up[:, None]
+    out[sky_px] = sky + (250 - sky) * (clouds * np.float32(rng.uniform(0, 0.8)))[:, None]
     base = [np.array([70, 110, 50.0]), np.array([90, 90, 95.0]), np.array([190, 170, 130.0])]
-    color = _palette(rng, base[int(rng.integers(3))], 0.15)
-    pixel = 1.0 / camera.fy
-    fp = np.where(ground, t_floor * pixel / np.maximum(-rays[..., 1], 1e-3), 1.0)
-    grain = noise(rng, h, w, (8, 3))
-    texture = np.sin(hit[..., 0] * 9) * np.sin(hit[..., 2] * 7) * np.clip(1 - fp * 4, 0, 1)
+    color = _palette(rng, base[int(rng.integers(3))], 0.15).astype(np.float32)
+    t = t_floor[ground].astype(np.float32)
+    fp = t / (camera.fy * np.maximum(-rays[..., 1][ground], 1e-3))
+    grain = noise(rng, h, w, (8, 3))[ground]
+    x, z = hit[..., 0][ground], hit[..., 2][ground]
+    texture = np.sin(x * 9) * np.sin(z * 7) * np.clip(1 - fp * 4, 0, 1)
     tone = 1 + 0.15 * grain + 0.1 * texture
-    haze = np.clip(t_floor / 60.0, 0, 1)[..., None]
-    out[ground] = (color * tone[..., None] * (1 - haze) + horizon * haze)[ground]
+    haze = np.clip(t / 60.0, 0, 1)[:, None]
+    out[ground] = color * tone[:, None] * (1 - haze) + horizon * haze
     _skyline(rng, out, camera, rays, ground)
     return _finish(out)
 

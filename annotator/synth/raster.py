@@ -8,7 +8,9 @@ rasterization, many times a second, so it draws once with a shader that writes t
 * mesh instance and ``gl_PrimitiveID`` (the face, in the order the faces were passed),
 * the depth of the visible point (metres along the viewing axis),
 * the lit colour (vertex albedo, hemisphere ambient, up to :data:`MAX_LIGHTS` directional
-  lights with a Blinn-Phong highlight), gamma-encoded.
+  lights with a Blinn-Phong highlight), gamma-encoded. Lighting is computed per vertex and
+  interpolated (Gouraud): the body mesh is dense enough that it looks like per-pixel
+  lighting, and Mesa's CPU rasterizer spends most of its time in fragment shaders.
 
 Meshes are drawn indexed, so each vertex is shaded once (drawing every face corner on its
 own, as the surface renderer's id pass does, makes vertex work six times larger and was 70%
@@ -43,27 +45,6 @@ layout(location = 1) in vec3 normal;
 layout(location = 2) in vec4 albedo;
 uniform mat4 view;
 uniform mat4 projection;
-out float v_depth;
-out vec3 v_normal;
-out vec3 v_world;
-out vec4 v_albedo;
-void main() {
-    vec4 p = view * vec4(position, 1.0);
-    v_depth = -p.z;
-    v_normal = normal;
-    v_world = position;
-    v_albedo = albedo;
-    gl_Position = projection * p;
-}
-"""
-
-_FRAGMENT_SHADER = """
-#version 330 core
-in float v_depth;
-in vec3 v_normal;
-in vec3 v_world;
-in vec4 v_albedo;
-uniform int instance;
 uniform vec3 eye;
 uniform vec3 sky;
 uniform vec3 ground;
@@ -71,16 +52,16 @@ uniform int n_lights;
 uniform vec3 light_dir[MAX_LIGHTS];
 uniform vec3 light_color[MAX_LIGHTS];
 uniform float shininess;
-layout(location = 0) out ivec2 ids;
-layout(location = 1) out float depth;
-layout(location = 2) out vec4 color;
+out float v_depth;
+out vec3 v_color;
 void main() {
-    ids = ivec2(instance, gl_PrimitiveID);
-    depth = v_depth;
-    vec3 n = normalize(v_normal);
-    vec3 to_eye = normalize(eye - v_world);
+    vec4 p = view * vec4(position, 1.0);
+    v_depth = -p.z;
+    gl_Position = projection * p;
+    vec3 n = normalize(normal);
+    vec3 to_eye = normalize(eye - position);
     if (dot(n, to_eye) < 0.0) n = -n;
-    vec3 base = pow(v_albedo.rgb, vec3(2.2));
+    vec3 base = albedo.rgb * albedo.rgb;  // sRGB -> linear (gamma 2)
     vec3 light = mix(ground, sky, 0.5 + 0.5 * n.y);
     vec3 shine = vec3(0.0);
     for (int k = 0; k < n_lights; ++k) {
@@ -88,12 +69,26 @@ void main() {
         light += light_color[k] * lambert;
         vec3 h = normalize(light_dir[k] + to_eye);
         float highlight = pow(max(dot(n, h), 0.0), shininess) * step(1e-4, lambert);
-        shine += light_color[k] * highlight * v_albedo.a;
+        shine += light_color[k] * highlight * albedo.a;
     }
-    vec3 c = base * light + shine;
-    color = vec4(pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+    v_color = sqrt(clamp(base * light + shine, 0.0, 1.0));  // linear -> sRGB (gamma 2)
 }
 """.replace("MAX_LIGHTS", str(MAX_LIGHTS))
+
+_FRAGMENT_SHADER = """
+#version 330 core
+in float v_depth;
+in vec3 v_color;
+uniform int instance;
+layout(location = 0) out ivec2 ids;
+layout(location = 1) out float depth;
+layout(location = 2) out vec4 color;
+void main() {
+    ids = ivec2(instance, gl_PrimitiveID);
+    depth = v_depth;
+    color = vec4(v_color, 1.0);
+}
+"""
 
 
 @dataclass
@@ -106,7 +101,6 @@ class DrawMesh:
         albedo: ``[V, 4]`` uint8 per vertex: sRGB colour and specular strength (alpha).
         instance: the number written to the instance target for this mesh (>= 0).
         normals: ``[V, 3]`` unit normals, or None to compute them (area-weighted).
-        surface: compute barycentric coordinates for this mesh's pixels.
     """
 
     vertices: np.ndarray
@@ -114,7 +108,6 @@ class DrawMesh:
     albedo: np.ndarray
     instance: int
     normals: np.ndarray | None = None
-    surface: bool = True
 
 
 @dataclass
@@ -144,15 +137,12 @@ class PassOutput:
         color: ``[H, W, 3]`` uint8 lit colour (black where nothing was drawn).
         instance: ``[H, W]`` int32 ``DrawMesh.instance`` of the visible mesh.
         face: ``[H, W]`` int32 face row of the visible mesh.
-        bary: ``[H, W, 3]`` float64 barycentric coordinates of the visible point where its
-            mesh has ``surface`` set (zero elsewhere).
         depth: ``[H, W]`` float32 metres along the viewing axis.
     """
 
     color: np.ndarray
     instance: np.ndarray
     face: np.ndarray
-    bary: np.ndarray
     depth: np.ndarray
 
     @property
@@ -171,13 +161,19 @@ def face_incidence(faces: np.ndarray, n_vertices: int) -> sparse.csr_matrix:
 def vertex_normals(
     vertices: np.ndarray, faces: np.ndarray, incidence: sparse.csr_matrix | None = None
 ) -> np.ndarray:
-    """Area-weighted unit vertex normals ``[V, 3]`` (pass ``incidence`` from
+    """Area-weighted unit vertex normals ``[V, 3]`` float32 (pass ``incidence`` from
     :func:`face_incidence` when drawing the same faces many times)."""
     if incidence is None:
         incidence = face_incidence(faces, len(vertices))
-    tri = vertices[faces]
-    normals = incidence @ np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    v = np.asarray(vertices, np.float32)
+    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+    e1, e2 = b - a, c - a
+    cross = np.empty_like(e1)
+    cross[:, 0] = e1[:, 1] * e2[:, 2] - e1[:, 2] * e2[:, 1]
+    cross[:, 1] = e1[:, 2] * e2[:, 0] - e1[:, 0] * e2[:, 2]
+    cross[:, 2] = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    normals = np.asarray(incidence @ cross, np.float32)
+    length = np.sqrt(np.einsum("ij,ij->i", normals, normals))[:, None]
     return normals / np.maximum(length, 1e-12)
 
 
@@ -211,8 +207,7 @@ class ScenePass:
             gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
             gl.glUseProgram(0)
         instance, face = ids[..., 0], ids[..., 1]
-        bary = surface_bary(meshes, camera, instance, face)
-        return PassOutput(color, instance, face, bary, depth)
+        return PassOutput(color, instance, face, depth)
 
     def _setup(self) -> int:
         from OpenGL import GL as gl
@@ -372,10 +367,10 @@ class ScenePass:
 
 
 def surface_bary(
-    meshes: list[DrawMesh], camera: Camera, instance: np.ndarray, face: np.ndarray
+    mesh: DrawMesh, camera: Camera, rows: np.ndarray, cols: np.ndarray, faces: np.ndarray
 ) -> np.ndarray:
-    """``[H, W, 3]`` float64 barycentric coordinates of the visible point, for the pixels of
-    meshes with ``surface`` set.
+    """``[N, 3]`` float64 barycentric coordinates of the visible point of ``mesh`` at pixels
+    (``rows``, ``cols``), where the pass saw its face rows ``faces`` (all ``[N]``).
 
     The exact perspective-correct interpolation, in float64: the corners of the pixel's face
     are projected to the image, the pixel centre's 2D barycentric coordinates ``l`` in the
@@ -384,27 +379,19 @@ def surface_bary(
     onto the pixel centre. Rasterization rules may give an edge pixel whose centre lies
     a hair outside its face: its coordinates are clipped into the face.
     """
-    bary = np.zeros((*instance.shape, 3))
-    for mesh in meshes:
-        if not mesh.surface:
-            continue
-        rows, cols = np.nonzero(instance == mesh.instance)
-        if len(rows) == 0:
-            continue
-        xy, z = camera.project(mesh.vertices)
-        corners = mesh.faces[face[rows, cols]]  # [N, 3]
-        ax, ay = xy[corners[:, 0], 0], xy[corners[:, 0], 1]
-        e1x, e1y = xy[corners[:, 1], 0] - ax, xy[corners[:, 1], 1] - ay
-        e2x, e2y = xy[corners[:, 2], 0] - ax, xy[corners[:, 2], 1] - ay
-        px, py = cols + 0.5 - ax, rows + 0.5 - ay
-        det = e1x * e2y - e1y * e2x
-        det = np.where(np.abs(det) < 1e-300, 1e-300, det)
-        l1 = (px * e2y - py * e2x) / det
-        l2 = (e1x * py - e1y * px) / det
-        lam = np.stack([1.0 - l1 - l2, l1, l2], axis=1) / z[corners]
-        lam = np.clip(lam / lam.sum(axis=1, keepdims=True), 0.0, 1.0)
-        bary[rows, cols] = lam / lam.sum(axis=1, keepdims=True)
-    return bary
+    xy, z = camera.project(mesh.vertices)
+    corners = mesh.faces[faces]  # [N, 3]
+    ax, ay = xy[corners[:, 0], 0], xy[corners[:, 0], 1]
+    e1x, e1y = xy[corners[:, 1], 0] - ax, xy[corners[:, 1], 1] - ay
+    e2x, e2y = xy[corners[:, 2], 0] - ax, xy[corners[:, 2], 1] - ay
+    px, py = cols + 0.5 - ax, rows + 0.5 - ay
+    det = e1x * e2y - e1y * e2x
+    det = np.where(np.abs(det) < 1e-300, 1e-300, det)
+    l1 = (px * e2y - py * e2x) / det
+    l2 = (e1x * py - e1y * px) / det
+    lam = np.stack([1.0 - l1 - l2, l1, l2], axis=1) / z[corners]
+    lam = np.clip(lam / lam.sum(axis=1, keepdims=True), 0.0, 1.0)
+    return lam / lam.sum(axis=1, keepdims=True)
 
 
 def soften_edges(image: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -38,7 +38,14 @@ from annotator.synth.appearance import albedo
 from annotator.synth.backgrounds import contact_shadows, make_background
 from annotator.synth.layout import Layout, layout_scene, stature
 from annotator.synth.people import SynthBody
-from annotator.synth.raster import DrawMesh, PassOutput, ScenePass, soften_edges, vertex_normals
+from annotator.synth.raster import (
+    DrawMesh,
+    PassOutput,
+    ScenePass,
+    soften_edges,
+    surface_bary,
+    vertex_normals,
+)
 from annotator.synth.scene import Scene
 
 MIN_ANNOTATED_PIXELS = 1024
@@ -168,11 +175,12 @@ class SceneRenderer:
         posed = body.pose([p.pose for p in scene.people], [p.shape for p in scene.people])
         layout = layout_scene(scene, posed, body.regions, self.stature_scale)
         clock.lap("pose")
-        out = self.scene_pass.draw(self._meshes(scene, layout), layout.camera, layout.lighting)
+        meshes = self._meshes(scene, layout)
+        out = self.scene_pass.draw(meshes, layout.camera, layout.lighting)
         clock.lap("raster")
         image = self._compose(scene, layout, out)
         clock.lap("background")
-        sample = self._truth(scene, layout, out, image)
+        sample = self._truth(scene, layout, out, meshes, image)
         clock.lap("truth")
         sample.timings = clock.laps
         return sample
@@ -191,13 +199,7 @@ class SceneRenderer:
             flat_v = box.vertices[box.faces].reshape(-1, 3)
             flat_f = np.arange(len(flat_v)).reshape(-1, 3)
             meshes.append(
-                DrawMesh(
-                    flat_v,
-                    flat_f,
-                    np.repeat(colors[:1], len(flat_v), 0),
-                    _BOX_INSTANCE + j,
-                    surface=False,
-                )
+                DrawMesh(flat_v, flat_f, np.repeat(colors[:1], len(flat_v), 0), _BOX_INSTANCE + j)
             )
         return meshes
 
@@ -216,24 +218,38 @@ class SceneRenderer:
         return _post(image, scene)
 
     def _truth(
-        self, scene: Scene, layout: Layout, out: PassOutput, image: np.ndarray
+        self,
+        scene: Scene,
+        layout: Layout,
+        out: PassOutput,
+        meshes: list[DrawMesh],
+        image: np.ndarray,
     ) -> SynthSample:
         body = self.body
+        shape = out.instance.shape
         is_person = (out.instance >= 0) & (out.instance < _BOX_INSTANCE)
         instance = np.where(is_person, out.instance + 1, 0).astype(np.uint8)
-        skin = is_person & (out.face < body.n_skin)
-        face = np.where(skin, out.face, -1).astype(np.int32)
-        bary = np.where(skin[..., None], out.bary, 0.0).astype(np.float32)
-        i_map = np.zeros(face.shape, np.uint8)
-        u_map = np.zeros(face.shape, np.float32)
-        v_map = np.zeros(face.shape, np.float32)
-        if skin.any():
-            points = SurfacePoints(face[skin], bary[skin].astype(np.float64))
-            i, u, v = body.atlas.to_iuv(points)
-            i_map[skin], u_map[skin], v_map[skin] = i, u, v
+        skin = np.flatnonzero(is_person & (out.face < body.n_skin))
+        face = np.full(shape, -1, np.int32)
+        bary = np.zeros((*shape, 3), np.float32)
+        i_map = np.zeros(shape, np.uint8)
+        u_map = np.zeros(shape, np.float32)
+        v_map = np.zeros(shape, np.float32)
+        face.flat[skin] = out.face.flat[skin]
+        skin_bary = np.zeros((len(skin), 3))
+        owner = out.instance.flat[skin]
+        rows, cols = np.divmod(skin, shape[1])
+        for k in range(len(scene.people)):
+            sel = np.flatnonzero(owner == k)
+            skin_bary[sel] = surface_bary(
+                meshes[k], layout.camera, rows[sel], cols[sel], face.flat[skin[sel]]
+            )
+        bary.reshape(-1, 3)[skin] = skin_bary
+        if len(skin):
+            i, u, v = body.atlas.to_iuv(SurfacePoints(face.flat[skin], skin_bary))
+            i_map.flat[skin], u_map.flat[skin], v_map.flat[skin] = i, u, v
         parts = FINE_TO_COARSE[i_map].astype(np.uint8)
-        parts[is_person & ~skin] = _HEAD
-        depth = np.where(out.covered, out.depth, 0.0).astype(np.float32)
+        parts[is_person & (face < 0)] = _HEAD
         sample = SynthSample(
             scene=scene,
             camera=layout.camera,
@@ -245,7 +261,7 @@ class SceneRenderer:
             i=i_map,
             u=u_map,
             v=v_map,
-            depth=depth,
+            depth=np.where(out.covered, out.depth, 0.0).astype(np.float32),
             persons=[],
             occluders=[(b.vertices, b.faces) for b in layout.boxes],
         )
@@ -297,8 +313,8 @@ def silhouette_area(vertices: np.ndarray, coarse: np.ndarray, camera: Camera) ->
     dropped), drawn at half resolution on a canvas three times the image size."""
     import cv2
 
-    xy, depth = camera.project(vertices[::3])
-    part = coarse[::3]
+    xy, depth = camera.project(vertices[::5])
+    part = coarse[::5]
     keep = depth > camera.znear
     scale = 0.5
     w, h = camera.width, camera.height
@@ -347,7 +363,8 @@ def _post(image: np.ndarray, scene: Scene) -> np.ndarray:
     if post.blur > 0:
         out = cv2.GaussianBlur(out, (0, 0), post.blur)
     if post.noise > 0:
-        rng = np.random.default_rng([scene.seed, scene.index, 0xA015E])
-        grain = rng.standard_normal(out.shape, dtype=np.float32) * post.noise
-        out = np.clip(out + np.rint(grain).astype(np.int16), 0, 255).astype(np.uint8)
+        grain = np.empty(out.shape, np.int16)
+        cv2.setRNGSeed(int(np.random.default_rng([scene.seed, scene.index]).integers(2**31)))
+        cv2.randn(grain, 0.0, float(post.noise))
+        out = np.clip(cv2.add(out.astype(np.int16), grain), 0, 255).astype(np.uint8)
     return out
