@@ -10,7 +10,7 @@ temporary folder and prints:
 * CPU seconds per image (summed over the workers, start-up excluded) and the rate that
   implies on this many idle cores: other jobs on a shared machine lower the wall-clock
   figures but not this one;
-* where the time goes: mean milliseconds per image of each stage (pose = body model and
+* where the time goes: mean CPU milliseconds per image of each stage (pose = body model and
   layout, raster = the OpenGL pass, background = background and compositing, truth = maps,
   boxes, keypoints, annotate = point sampling and COCO records, write = files);
 * the load average before and after, to judge how busy the machine was.
@@ -57,7 +57,7 @@ def main() -> None:
         f"on {report.workers} idle cores"
     )
     stages = ", ".join(f"{k} {v / n * 1000:.0f}" for k, v in report.stage_seconds.items())
-    print(f"per image (ms, wall time in a worker): {stages}")
+    print(f"CPU per image and stage (ms): {stages}")
     print(
         f"persons {report.persons} ({report.annotated} with DensePose points, "
         f"{report.points} points)"

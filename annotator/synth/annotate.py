@@ -62,14 +62,18 @@ def person_annotations(
     ]
 
 
+def segmentation_rle(mask: np.ndarray) -> dict[str, Any]:
+    """COCO compressed RLE (``{"size": [H, W], "counts": str}``) of a ``[H, W]`` bool mask."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": list(mask.shape), "counts": rle["counts"].decode("ascii")}
+
+
 def _annotation(
     sample: SynthSample, person: PersonTruth, params: SamplingParams | None
 ) -> dict[str, Any]:
-    from pycocotools import mask as mask_utils
-
     assert person.box is not None
-    mask = sample.instance == person.instance
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     keypoints = coco_keypoints(person.keypoints)
     ann: dict[str, Any] = {
         "id": annotation_id(sample.scene.index, person.instance),
@@ -78,7 +82,7 @@ def _annotation(
         "iscrowd": 0,
         "area": float(person.pixels),
         "bbox": [float(v) for v in person.box],
-        "segmentation": {"size": list(mask.shape), "counts": rle["counts"].decode("ascii")},
+        "segmentation": segmentation_rle(sample.instance == person.instance),
         "keypoints": keypoints,
         "num_keypoints": int(np.count_nonzero(person.keypoints[:, 2])),
         "instance": person.instance,

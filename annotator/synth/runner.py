@@ -77,7 +77,7 @@ class SynthReport:
         seconds: wall time from start to the last file written.
         startup: seconds until the first image arrived (model loading, contexts).
         cpu_seconds: CPU time the workers spent on the images (startup excluded).
-        stage_seconds: summed time per render stage over all images (in the workers).
+        stage_seconds: summed CPU time per stage over all images (in the workers).
         max_reprojection: largest re-projection error seen when checking, pixels.
         check_problems: problems found by the checks (image number: problem).
     """
@@ -136,12 +136,12 @@ def render_one(index: int) -> dict[str, Any]:
         n_folder_images=_WORKER["n_backgrounds"],
     )
     sample = renderer.render(scene)
-    started = time.perf_counter()
+    started = time.process_time()
     annotations = person_annotations(sample)
-    sample.timings["annotate"] = time.perf_counter() - started
-    started = time.perf_counter()
+    sample.timings["annotate"] = time.process_time() - started
+    started = time.process_time()
     files = write_sample(settings.out, sample, renderer.body.atlas.body, settings.png)
-    sample.timings["write"] = time.perf_counter() - started
+    sample.timings["write"] = time.process_time() - started
     result: dict[str, Any] = {
         "index": index,
         "image": image_record(sample, **files),

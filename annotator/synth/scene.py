@@ -310,7 +310,7 @@ def sample_scene(
         post=PostSpec(
             gain=float(rng.uniform(0.85, 1.15)),
             gamma=float(rng.uniform(0.85, 1.15)),
-            noise=float(rng.uniform(0, 4)),
+            noise=float(rng.uniform(0.5, 4.0)) if rng.random() < 0.5 else 0.0,
             blur=float(rng.uniform(0.3, 0.9) if rng.random() < 0.25 else 0.0),
         ),
     )
