@@ -293,6 +293,7 @@ class ScenePass:
         gl.glReadPixels(0, 0, w, h, gl.GL_RED, gl.GL_FLOAT, depth)
         gl.glReadBuffer(gl.GL_COLOR_ATTACHMENT2)
         gl.glReadPixels(0, 0, w, h, gl.GL_RGBA, gl.GL_UNSIGNED_BYTE, color)
+        # OpenGL's first row is the image's bottom row
         return (
             np.ascontiguousarray(color[::-1, :, :3]),
             np.ascontiguousarray(ids[::-1]),

@@ -54,6 +54,7 @@ MIN_PERSON_PIXELS = 50
 KEYPOINT_DEPTH_TOLERANCE = 0.15
 _BOX_INSTANCE = 1000  # draw-instance numbers of boxes start here
 _HEAD = 14
+_FINE_TO_COARSE_U8 = FINE_TO_COARSE.astype(np.uint8)
 
 
 @dataclass
@@ -227,7 +228,7 @@ class SceneRenderer:
     ) -> SynthSample:
         body = self.body
         shape = out.instance.shape
-        is_person = (out.instance >= 0) & (out.instance < _BOX_INSTANCE)
+        is_person = out.instance.view(np.uint32) < _BOX_INSTANCE  # background -1 is huge
         instance = np.where(is_person, out.instance + 1, 0).astype(np.uint8)
         skin = np.flatnonzero(is_person & (out.face < body.n_skin))
         face = np.full(shape, -1, np.int32)
@@ -248,7 +249,7 @@ class SceneRenderer:
         if len(skin):
             i, u, v = body.atlas.to_iuv(SurfacePoints(face.flat[skin], skin_bary))
             i_map.flat[skin], u_map.flat[skin], v_map.flat[skin] = i, u, v
-        parts = FINE_TO_COARSE[i_map].astype(np.uint8)
+        parts = _FINE_TO_COARSE_U8[i_map]
         parts[is_person & (face < 0)] = _HEAD
         sample = SynthSample(
             scene=scene,
@@ -261,7 +262,7 @@ class SceneRenderer:
             i=i_map,
             u=u_map,
             v=v_map,
-            depth=np.where(out.covered, out.depth, 0.0).astype(np.float32),
+            depth=out.depth,  # 0 where nothing was drawn
             persons=[],
             occluders=[(b.vertices, b.faces) for b in layout.boxes],
         )
