@@ -41,7 +41,7 @@ def sample_block(image: np.ndarray, i: np.ndarray, u: np.ndarray, v: np.ndarray,
     return np.concatenate([top, bottom], axis=0)
 
 
-def contact_sheet(folder: str | Path, count: int = 16, columns: int = 4, tile: int = 256):
+def contact_sheet(folder: str | Path, count: int = 16, columns: int = 4, tile: int = 192):
     """``[H, W, 3]`` uint8 sheet of the first ``count`` images of a synth folder."""
     import cv2
 
@@ -75,6 +75,6 @@ def save_contact_sheet(folder: str | Path, out: str | Path, count: int = 16) -> 
     sheet = contact_sheet(folder, count)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), sheet[..., ::-1]):
+    if not cv2.imwrite(str(out), sheet[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OSError(f"cannot write {out}")
     return out
