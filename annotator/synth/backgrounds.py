@@ -297,5 +297,5 @@ def contact_shadows(
     if not shadow.any():
         return image
     sigma = max(2.0, 0.01 * max(h, w))
-    shadow = cv2.GaussianBlur(shadow, (0, 0), sigma)
-    return (image * (1 - 0.45 * shadow[..., None])).astype(np.uint8)
+    soft = cv2.GaussianBlur(shadow, (0, 0), sigma)
+    return (image * (1 - 0.45 * soft[..., None])).astype(np.uint8)

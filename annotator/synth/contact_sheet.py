@@ -52,6 +52,8 @@ def contact_sheet(folder: str | Path, count: int = 16, columns: int = 4, tile: i
     blocks = []
     for path in images:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise OSError(f"cannot read {path}")
         truth = load_ground_truth(folder / "gt" / f"{path.stem}.npz")
         blocks.append(sample_block(bgr[..., ::-1], truth.i, truth.u, truth.v, tile))
     gap = 6

@@ -13,6 +13,7 @@ but not of the annotated surface (it occludes like skin but has no surface point
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class SynthBody:
             raise ValueError("give one shape per pose")
         rotations = pose_rotations(poses, self.skeleton)
         shape = {k: np.array([s.get(k, 0.5) for s in shapes]) for k in PHENOTYPES}
-        out = self.body.pose(rotations, shape, batch=len(poses))
+        out = self.body.pose(rotations, cast(Any, shape), batch=len(poses))  # [B] per key
         c = self.to_canonical.T
         return PosedPeople(out.vertices @ c, out.joints @ c, out.keypoints @ c)
 

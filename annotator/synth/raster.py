@@ -258,7 +258,7 @@ class ScenePass:
         normals = (
             mesh.normals if mesh.normals is not None else vertex_normals(mesh.vertices, mesh.faces)
         )
-        arrays = (
+        arrays: tuple[np.ndarray, ...] = (
             np.ascontiguousarray(mesh.vertices, dtype=np.float32),
             np.ascontiguousarray(normals, dtype=np.float32),
             np.ascontiguousarray(mesh.albedo, dtype=np.uint8),
@@ -266,8 +266,8 @@ class ScenePass:
         indices = np.ascontiguousarray(mesh.faces, dtype=np.uint32)
         gl.glBindVertexArray(self._vertex_array())
         assert self._buffers is not None
-        layouts = ((3, gl.GL_FLOAT, gl.GL_FALSE), (3, gl.GL_FLOAT, gl.GL_FALSE))
-        layouts += ((4, gl.GL_UNSIGNED_BYTE, gl.GL_TRUE),)
+        layouts = [(3, gl.GL_FLOAT, gl.GL_FALSE), (3, gl.GL_FLOAT, gl.GL_FALSE)]
+        layouts.append((4, gl.GL_UNSIGNED_BYTE, gl.GL_TRUE))
         for location, (buffer, data, (size, kind, norm)) in enumerate(
             zip(self._buffers, arrays, layouts, strict=False)
         ):

@@ -366,6 +366,6 @@ def _post(image: np.ndarray, scene: Scene) -> np.ndarray:
     if post.noise > 0:
         grain = np.empty(out.shape, np.int16)
         cv2.setRNGSeed(int(np.random.default_rng([scene.seed, scene.index]).integers(2**31)))
-        cv2.randn(grain, 0.0, float(post.noise))
+        cv2.randn(grain, 0.0, float(post.noise))  # type: ignore[call-overload]
         out = np.clip(cv2.add(out.astype(np.int16), grain), 0, 255).astype(np.uint8)
     return out

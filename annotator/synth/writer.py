@@ -116,7 +116,7 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
         pixels = np.flatnonzero(np.unpackbits(data["skin"], count=h * w))
 
         def dense(key: str, fill: float, dtype: type, extra: tuple[int, ...] = ()) -> np.ndarray:
-            out = np.full((h * w, *extra), fill, dtype)
+            out: np.ndarray = np.full((h * w, *extra), fill, dtype)
             out[pixels] = data[key]
             return out.reshape(h, w, *extra)
 
