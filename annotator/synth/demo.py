@@ -78,6 +78,7 @@ def ensure_demo_project(
     _remove_stale_builds(final.parent)
     build = Path(tempfile.mkdtemp(prefix=f"{_BUILD_PREFIX}{os.getpid()}-", dir=final.parent))
     try:
+        build.chmod(0o755)  # mkdtemp makes it private; the project is an ordinary folder
         build_demo_project(build, progress=progress, should_stop=should_stop)
         try:
             os.rename(build, final)
