@@ -14,7 +14,9 @@ context bound to the thread that uses it: create and use it from one thread.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,6 +203,19 @@ class Renderer:
         self._program: int | None = None
         self._fbo: tuple[int, int, int, int] | None = None
         self._meshes: dict[str, object] = {}
+
+    @contextlib.contextmanager
+    def current(self) -> Iterator[None]:
+        """Make this renderer's OpenGL context current for the duration of the block.
+
+        For passes drawn by other modules (e.g. the synthetic renderer's own shaders) in the
+        same context; like every call on a renderer, only from the thread that created it.
+        """
+        self._offscreen._platform.make_current()
+        try:
+            yield
+        finally:
+            self._offscreen._platform.make_uncurrent()
 
     # -- colour ---------------------------------------------------------------------------
 
