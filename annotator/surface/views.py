@@ -57,6 +57,13 @@ _PART_AXES: dict[int, tuple[str, str] | None] = {
 }
 
 
+#: Joints worth labelling on the views of each part: where it meets its neighbours.
+PART_LANDMARKS: dict[int, tuple[str, ...]] = {
+    part: tuple(j for j in (spec or ()) if j != "centre") for part, spec in _PART_AXES.items()
+}
+PART_LANDMARKS[1] = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+
+
 def view_name(azimuth: float) -> str:
     """A readable name for a view direction (the person's own left and right)."""
     names = {0: "front", 60: "front-left", 120: "back-left", 180: "back", 240: "back-right"}
