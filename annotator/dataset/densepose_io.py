@@ -1,0 +1,389 @@
+"""DensePose-COCO import and export (DESIGN.md section 4, detectron2's loader unchanged).
+
+Export writes, for every image that holds at least one person whose task reached the chosen
+state, every person of that image (plain COCO persons keep detectors from learning that
+unannotated people are background, as in the official files). DensePose fields go to
+persons that reached the state:
+
+* ``dp_masks`` (14 RLEs over the box, 256 x 256) for tasks at least *segmented*;
+* ``dp_x``, ``dp_y``, ``dp_I``, ``dp_U``, ``dp_V`` for tasks at least *corresponded* (the five
+  lists may be empty if every point was "not visible"). For each point the latest answer of
+  any annotator counts (or the chosen annotator's); "not visible" and unanswered points are
+  left out. ``dp_x = (x - box_x) / box_w * 255`` (the official notebook's convention, which
+  maps 0 and 255 to the box edges), rounded to 4 decimals so that export, import and export
+  again give the same file.
+
+Import is the inverse: images, persons (ids kept), ``dp_masks`` stored verbatim, points
+with their I/U/V as one annotator's answers, and task states: *corresponded* (or
+``state``) with points, *segmented* with masks only, *to do* otherwise. Surface points come
+from (I, U, V) through the body's chart atlas when :mod:`annotator.surface.atlas` is
+available (else they stay unknown: the stored I/U/V are what export writes).
+
+The output file is written to a temporary file and renamed: a failed export leaves the
+previous file intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+
+from annotator.dataset import jsonio
+from annotator.dataset.coco_import import (
+    ImportPlan,
+    ImportReport,
+    Verify,
+    plan_coco,
+    write_plan,
+)
+from annotator.dataset.records import Answers, AnswerStatus, MaskFrame, SamplePoints, TaskState
+from annotator.dataset.store_tasks import ExportItem
+from annotator.surface.parts import FINE_TO_COARSE
+from annotator.surface.points import SurfacePoints
+
+Progress = Callable[[str, int, int], None]
+SurfaceFromIuv = Callable[[np.ndarray, np.ndarray, np.ndarray], SurfacePoints]
+
+DP_DECIMALS = 4
+
+#: The COCO person category with its 17 keypoints and skeleton (1-based keypoint numbers).
+PERSON_CATEGORY: dict[str, Any] = {
+    "supercategory": "person",
+    "id": 1,
+    "name": "person",
+    "keypoints": [
+        "nose",
+        "left_eye",
+        "right_eye",
+        "left_ear",
+        "right_ear",
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
+    ],
+    "skeleton": [
+        [16, 14],
+        [14, 12],
+        [17, 15],
+        [15, 13],
+        [12, 13],
+        [6, 12],
+        [7, 13],
+        [6, 7],
+        [6, 8],
+        [7, 9],
+        [8, 10],
+        [9, 11],
+        [2, 3],
+        [1, 2],
+        [1, 3],
+        [2, 4],
+        [3, 5],
+        [4, 6],
+        [5, 7],
+    ],
+}
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+def atlas_surface_from_iuv(body: str) -> SurfaceFromIuv | None:
+    """(I, U, V) -> surface points through the body's chart atlas, or None without one."""
+    try:
+        from annotator.surface.atlas import load_atlas
+    except ImportError:
+        return None
+    return load_atlas(body).from_iuv
+
+
+def import_densepose(
+    project: Any,
+    json_path: str | Path,
+    images_folder: str | Path,
+    *,
+    annotator: str = "imported",
+    state: TaskState = TaskState.CORRESPONDED,
+    verify: Verify = "header",
+    skip_missing: bool = False,
+    surface_from_iuv: SurfaceFromIuv | Literal["atlas"] | None = "atlas",
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a DensePose-COCO file (ours or the official ones) for review and correction.
+
+    Args:
+        project: an open, writable project.
+        json_path: the DensePose-COCO JSON file.
+        images_folder: the folder its ``file_name`` entries are relative to.
+        annotator: whose answers and masks the imported data become.
+        state: task state of persons with DensePose points.
+        verify: "header" or "decode": how closely to check the images.
+        skip_missing: leave out images missing from the folder instead of failing.
+        surface_from_iuv: (I, U, V) -> surface points; "atlas" uses the project's body
+            atlas when available; None leaves surface points unknown.
+        progress: called as ``progress(stage, done, total)``.
+
+    Raises:
+        InputError: listing every problem; the project is unchanged.
+    """
+    plan = plan_coco(project, json_path, images_folder, verify, skip_missing, progress)
+    if surface_from_iuv == "atlas":
+        surface_from_iuv = atlas_surface_from_iuv(project.body)
+    states = [_imported_state(ann, state) for ann, _ in plan.persons]
+    with project.transaction():
+        write_plan(project, plan, states)
+        masks = [(p.id, ann["dp_masks"]) for ann, p in plan.persons if "dp_masks" in ann]
+        project.add_dp_masks(masks, annotator)
+        items = _points_and_answers(plan, annotator, surface_from_iuv)
+        densepose, points = project.add_points_and_answers(items, annotator)
+    plan.report.masks = len(masks)
+    plan.report.densepose = densepose
+    plan.report.points = points
+    if plan.report.points > 100_000:
+        project.checkpoint()
+    return plan.report
+
+
+def _imported_state(ann: dict[str, Any], state: TaskState) -> TaskState:
+    if "dp_x" in ann:
+        return state
+    return TaskState.SEGMENTED if "dp_masks" in ann else TaskState.TODO
+
+
+def _points_and_answers(
+    plan: ImportPlan, annotator: str, surface_from_iuv: SurfaceFromIuv | None
+) -> Iterator[tuple[int, SamplePoints, Answers]]:
+    """Sample points (image pixels) and answers of every person with DensePose points."""
+    rows = [(ann, person) for ann, person in plan.persons if "dp_x" in ann]
+    if not rows:
+        return
+    lengths = np.array([len(ann["dp_x"]) for ann, _ in rows])
+    columns = {
+        key: np.fromiter(
+            itertools.chain.from_iterable(ann[key] for ann, _ in rows),
+            np.float64,
+            int(lengths.sum()),
+        )
+        for key in ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")
+    }
+    i = columns["dp_I"].astype(np.int64)
+    surface = surface_from_iuv(i, columns["dp_U"], columns["dp_V"]) if surface_from_iuv else None
+    now = time.time()
+    start = 0
+    for (_, person), n in zip(rows, lengths, strict=True):
+        part = slice(start, start + int(n))
+        start += int(n)
+        box = person.box
+        x = box.x + columns["dp_x"][part] / 255.0 * box.w
+        y = box.y + columns["dp_y"][part] / 255.0 * box.h
+        points = SamplePoints(x, y, FINE_TO_COARSE[i[part]])
+        answers = Answers.blank(annotator, int(n))
+        answers.status[:] = AnswerStatus.ANSWERED
+        answers.i[:], answers.u[:], answers.v[:] = (
+            i[part],
+            columns["dp_U"][part],
+            columns["dp_V"][part],
+        )
+        answers.time[:] = now
+        if surface is not None:
+            answers.face[:], answers.bary[:] = surface.face[part], surface.bary[part]
+        assert person.id is not None
+        yield person.id, points, answers
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote.
+
+    Attributes:
+        file: the output file.
+        images: image records written.
+        persons: annotations written.
+        densepose: annotations with DensePose points.
+        masks: annotations with ``dp_masks``.
+        points: points written.
+        left_out: answered-"not visible" and unanswered points left out.
+        clipped: points outside their box, moved onto its edge (box edited after sampling).
+    """
+
+    file: Path
+    images: int = 0
+    persons: int = 0
+    densepose: int = 0
+    masks: int = 0
+    points: int = 0
+    left_out: int = 0
+    clipped: int = 0
+
+
+def export_densepose(
+    project: Any,
+    out: str | Path,
+    *,
+    min_state: TaskState = TaskState.CORRESPONDED,
+    annotator: str | None = None,
+    progress: Progress | None = None,
+) -> ExportReport:
+    """Write the project as DensePose-COCO JSON (atomically).
+
+    Args:
+        project: an open project (read-only is enough).
+        out: the output file; replaced only when the export succeeded.
+        min_state: persons whose task reached this state carry DensePose data.
+        annotator: export only this annotator's masks and answers (default: the latest).
+        progress: called as ``progress("export", done, total)``.
+    """
+    out = Path(out)
+    report = ExportReport(out)
+    wanted = set(project.export_image_ids(min_state))
+    images = [im for im in project.images() if im.id in wanted]
+    total = project.count_export(min_state)
+    info = {"description": "DensePose-COCO annotations made with DensePose Studio"}
+    info["body_model"] = project.body
+    with atomic_write(out) as handle:
+        handle.write('{"info":' + jsonio.dumps(info) + ',"images":[')
+        handle.write(",".join(jsonio.dumps(_image_dict(im)) for im in images))
+        handle.write('],"annotations":[\n')
+        for k, item in enumerate(project.iter_export(min_state, annotator)):
+            handle.write((",\n" if k else "") + jsonio.dumps(_annotation(item, min_state, report)))
+            if progress and (k % 2000 == 0 or k == total - 1):
+                progress("export", k + 1, total)
+        handle.write('\n],"categories":[' + jsonio.dumps(PERSON_CATEGORY) + "]}\n")
+    report.images = len(images)
+    return report
+
+
+def _image_dict(image: Any) -> dict[str, Any]:
+    record = {"id": image.id, "file_name": image.file_name}
+    record.update(width=image.width, height=image.height)
+    record.update(image.extra)
+    return record
+
+
+def _annotation(item: ExportItem, min_state: TaskState, report: ExportReport) -> dict[str, Any]:
+    person = item.person
+    ann: dict[str, Any] = {"id": person.id, "image_id": person.image_id, "category_id": 1}
+    ann["iscrowd"] = int(person.iscrowd)
+    ann["area"] = _area(item)
+    ann["bbox"] = person.box.as_list()
+    if person.segmentation is not None:
+        ann["segmentation"] = person.segmentation
+    if person.keypoints is not None:
+        ann["keypoints"] = person.keypoints
+    if person.num_keypoints is not None:
+        ann["num_keypoints"] = person.num_keypoints
+    ann.update(person.extra)
+    report.persons += 1
+    if person.state >= max(min_state, TaskState.CORRESPONDED):
+        ann.update(_dp_points(item, report))
+        report.densepose += 1
+    if item.mask is not None and person.state >= max(min_state, TaskState.SEGMENTED):
+        ann["dp_masks"] = item.mask.dp_masks(person.box)
+        report.masks += 1
+    return ann
+
+
+def _area(item: ExportItem) -> float:
+    """COCO ``area``: as imported, else the painted pixels, else the box (square pixels)."""
+    person = item.person
+    if person.area is not None:
+        return float(person.area)
+    if item.mask is not None:
+        painted = item.mask.n_labelled()
+        if item.mask.frame == MaskFrame.BOX256:  # cells of box_w * box_h / 65536 pixels
+            return round(painted * person.box.w * person.box.h / 65536.0, 2)
+        return float(painted)
+    return round(person.box.w * person.box.h, 2)
+
+
+def _dp_points(item: ExportItem, report: ExportReport) -> dict[str, list[Any]]:
+    """The five dp_ lists of one person: chosen visible answers, box-relative x, y."""
+    points = item.points
+    if points is None or len(points) == 0:
+        return {key: [] for key in ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")}
+    index, i, u, v = choose_answers(len(points), item.answers)
+    report.left_out += len(points) - len(index)
+    box = item.person.box
+    dx = (points.x[index] - box.x) / box.w * 255.0
+    dy = (points.y[index] - box.y) / box.h * 255.0
+    outside = (dx < 0) | (dx > 255) | (dy < 0) | (dy > 255)
+    report.clipped += int(np.count_nonzero(outside))
+    report.points += len(index)
+    return {
+        "dp_x": np.round(np.clip(dx, 0.0, 255.0), DP_DECIMALS).tolist(),
+        "dp_y": np.round(np.clip(dy, 0.0, 255.0), DP_DECIMALS).tolist(),
+        "dp_I": i.tolist(),
+        "dp_U": u.tolist(),
+        "dp_V": v.tolist(),
+    }
+
+
+def choose_answers(
+    n: int, answers: list[Answers]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``n`` points, the latest answer of any annotator; keep visible ones.
+
+    Returns:
+        ``(index [M], I [M], U [M], V [M])``: the points (task order) answered with a spot.
+    """
+    if len(answers) == 1:  # the usual case: one annotator
+        only = answers[0]
+        index = np.flatnonzero(only.status == AnswerStatus.ANSWERED)
+        return index, only.i[index], only.u[index], only.v[index]
+    best_time = np.full(n, -np.inf)
+    i = np.zeros(n, np.int64)
+    u, v = np.zeros(n), np.zeros(n)
+    visible = np.zeros(n, bool)
+    for a in answers:  # ordered by annotator id: ties go to the later annotator
+        when = np.where(np.isnan(a.time), -np.inf, a.time)
+        newer = a.answered & (when >= best_time)
+        best_time[newer] = when[newer]
+        visible[newer] = a.visible[newer]
+        i[newer], u[newer], v[newer] = a.i[newer], a.u[newer], a.v[newer]
+    index = np.flatnonzero(visible)
+    return index, i[index], u[index], v[index]
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path) -> Iterator[IO[str]]:
+    """Write a text file through a temporary file renamed over ``path`` on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)

@@ -1,0 +1,579 @@
+"""The project store: one SQLite file per project, and the only code that speaks SQL.
+
+A project is a folder::
+
+    DIR/project.dpstudio        the SQLite database (WAL mode)
+    DIR/project.dpstudio-wal    SQLite's write-ahead log (present while open)
+    DIR/project.dpstudio-shm    SQLite's shared memory index (present while open)
+    DIR/project.dpstudio.lock   writer lock (fcntl.flock), names the process holding it
+
+Images are not copied: each is referenced by its path relative to DIR, with its content hash.
+
+Every write method commits before it returns (``synchronous=FULL``), so a killed process
+loses at most the edit in flight. Importers group many writes into one transaction with
+:meth:`Project.transaction`: nothing of a failed import is kept. Only one process may open a
+project for writing (:class:`ProjectLockedError` for a second one); any number may read.
+
+The masks, points, answers and gold truth half of the API is in
+:mod:`annotator.dataset.store_tasks`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from annotator.dataset import jsonio, schema
+from annotator.dataset.errors import ProjectError, ProjectLockedError, SchemaError
+from annotator.dataset.records import (
+    Annotator,
+    Box,
+    ImageRecord,
+    Person,
+    ProjectStats,
+    TaskState,
+)
+from annotator.dataset.store_tasks import TaskStoreMixin
+
+PROJECT_FILE = "project.dpstudio"
+LOCK_SUFFIX = ".lock"
+BODY_MODELS = ("anny", "smpl")
+_FORMAT = "dpstudio-project"
+
+_PERSON_COLUMNS = (
+    "id, image_id, x, y, w, h, iscrowd, area, segmentation, keypoints, num_keypoints, extra, state"
+)
+_IMAGE_COLUMNS = "id, path, file_name, sha256, width, height, extra"
+
+
+def project_file(directory: str | os.PathLike[str]) -> Path:
+    """The SQLite file of the project in ``directory`` (or ``directory`` if it is the file)."""
+    path = Path(directory)
+    return path if path.suffix == Path(PROJECT_FILE).suffix else path / PROJECT_FILE
+
+
+class Project(TaskStoreMixin):
+    """An open annotation project. Use :meth:`create` or :meth:`open`, then :meth:`close`.
+
+    Also a context manager: ``with Project.open(path) as project: ...``.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, file: Path, lock_fd: int | None) -> None:
+        self._conn = conn
+        self._file = file
+        self._lock_fd = lock_fd
+        self._depth = 0
+        self._annotator_ids: dict[str, int] = {}
+
+    # -- opening and closing ---------------------------------------------------------------
+
+    @classmethod
+    def create(cls, directory: str | os.PathLike[str], *, body: str = "anny") -> Project:
+        """Create a new, empty project in ``directory`` (created if needed) and open it.
+
+        Args:
+            directory: the project folder.
+            body: body model of the project's surface points: ``"anny"`` or ``"smpl"``.
+
+        Raises:
+            ProjectError: a project already exists there, or ``body`` is unknown.
+        """
+        if body not in BODY_MODELS:
+            raise ProjectError(f"unknown body model {body!r}; expected one of {BODY_MODELS}")
+        file = project_file(directory)
+        if file.exists():
+            raise ProjectError(f"a project already exists at {file}")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        project = cls._open_writable(file, creating=True)
+        with project.transaction():
+            project.set_meta("format", _FORMAT)
+            project.set_meta("body", body)
+            project.set_meta("created", f"{time.time():.3f}")
+        return project
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str], *, readonly: bool = False) -> Project:
+        """Open the project in ``directory`` (or the ``project.dpstudio`` file itself).
+
+        Args:
+            directory: the project folder or its SQLite file.
+            readonly: open for reading only: no lock taken, any write raises.
+
+        Raises:
+            ProjectError: no project there, or the file is not a project.
+            ProjectLockedError: another process has it open for writing.
+            SchemaError: made by a newer version of the tool, or needs an upgrade that a
+                read-only opening cannot do.
+        """
+        file = project_file(directory)
+        if not file.is_file():
+            raise ProjectError(f"no project at {file} (create one with 'dpstudio project new')")
+        project = cls._open_readonly(file) if readonly else cls._open_writable(file)
+        try:
+            if project.meta("format") != _FORMAT:
+                raise ProjectError(f"{file} is not a DensePose Studio project")
+        except BaseException:
+            project.close()
+            raise
+        return project
+
+    @classmethod
+    def _open_writable(cls, file: Path, *, creating: bool = False) -> Project:
+        lock_fd = _acquire_lock(file.with_name(file.name + LOCK_SUFFIX), file)
+        conn = None
+        try:
+            conn = _connect(file, readonly=False)
+            if not creating and schema.version(conn) == 0:
+                raise ProjectError(f"{file} is not a DensePose Studio project")
+            conn.execute("PRAGMA journal_mode = WAL")
+            schema.migrate(conn)
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            _release_lock(lock_fd)
+            if isinstance(exc, ValueError):
+                raise SchemaError(f"{file}: {exc}; update DensePose Studio to open it") from exc
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise ProjectError(f"{file} is not a readable project file: {exc}") from exc
+            raise
+        return cls(conn, file, lock_fd)
+
+    @classmethod
+    def _open_readonly(cls, file: Path) -> Project:
+        try:
+            conn = _connect(file, readonly=True)
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(f"{file} is not a readable project file: {exc}") from exc
+        found = schema.version(conn)
+        if found != schema.SCHEMA_VERSION:
+            conn.close()
+            hint = (
+                "update DensePose Studio"
+                if found > schema.SCHEMA_VERSION
+                else "open it once for writing to upgrade it"
+            )
+            raise SchemaError(
+                f"{file} has schema version {found}, this tool reads {schema.SCHEMA_VERSION}; "
+                + hint
+            )
+        return cls(conn, file, None)
+
+    def close(self) -> None:
+        """Close the database and release the writer lock. Safe to call twice."""
+        if self._conn is None:
+            return
+        self._conn.close()
+        self._conn = None  # type: ignore[assignment]
+        if self._lock_fd is not None:
+            _release_lock(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def file(self) -> Path:
+        """The project's SQLite file."""
+        return self._file
+
+    @property
+    def directory(self) -> Path:
+        """The project folder; image paths are relative to it."""
+        return self._file.parent
+
+    @property
+    def readonly(self) -> bool:
+        return self._lock_fd is None
+
+    @property
+    def body(self) -> str:
+        """The body model of the project's surface points (``"anny"`` or ``"smpl"``)."""
+        return self.meta("body") or "anny"
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all are committed at the end, or none if an exception escapes.
+
+        Nested use is allowed (inner blocks are savepoints).
+        """
+        if self.readonly:
+            raise ProjectError(f"{self._file} is open read-only")
+        savepoint = f"sp{self._depth}" if self._depth else None
+        self._conn.execute(f"SAVEPOINT {savepoint}" if savepoint else "BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if savepoint:
+                self._conn.execute(f"ROLLBACK TO {savepoint}")
+                self._conn.execute(f"RELEASE {savepoint}")
+            else:
+                self._conn.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        self._conn.execute(f"RELEASE {savepoint}" if savepoint else "COMMIT")
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check``: ``"ok"`` for a sound file."""
+        rows = self._conn.execute("PRAGMA integrity_check").fetchall()
+        return "\n".join(str(r[0]) for r in rows)
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file (after big imports)."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- meta and annotators ---------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def annotator_id(self, name: str, *, create: bool = True) -> int:
+        """Id of the annotator called ``name``, created on first use unless ``create=False``.
+
+        Raises:
+            KeyError: no such annotator and ``create`` is False.
+        """
+        if not name or not name.strip():
+            raise ValueError("an annotator needs a non-empty name")
+        if name in self._annotator_ids:
+            return self._annotator_ids[name]
+        row = self._conn.execute("SELECT id FROM annotators WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            if not create:
+                raise KeyError(f"no annotator called {name!r} in this project")
+            with self.transaction():
+                cur = self._conn.execute(
+                    "INSERT INTO annotators (name, created) VALUES (?, ?)", (name, time.time())
+                )
+            row = (cur.lastrowid,)
+        self._annotator_ids[name] = int(row[0])
+        return int(row[0])
+
+    def annotators(self) -> list[Annotator]:
+        rows = self._conn.execute("SELECT id, name FROM annotators ORDER BY id")
+        return [Annotator(int(i), str(n)) for i, n in rows]
+
+    # -- images ----------------------------------------------------------------------------
+
+    def add_image(self, image: ImageRecord) -> int:
+        """Store one image; returns its id (``image.id`` if given, else the next free id)."""
+        return self.add_images([image])[0]
+
+    def add_images(self, images: Sequence[ImageRecord]) -> list[int]:
+        """Store images in one transaction; returns their ids.
+
+        Raises:
+            ProjectError: an id or a path is already in the project.
+        """
+        with self.transaction():
+            ids = self._assign_ids("images", [im.id for im in images])
+            rows = [
+                (i, im.path, im.file_name, im.sha256, im.width, im.height, _dump(im.extra))
+                for i, im in zip(ids, images, strict=True)
+            ]
+            try:
+                self._conn.executemany(
+                    f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ProjectError(f"cannot add images: {_constraint(exc)}") from exc
+        return ids
+
+    def image(self, image_id: int) -> ImageRecord:
+        """The image with this id. Raises KeyError if there is none."""
+        row = self._conn.execute(
+            f"SELECT {_IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no image {image_id} in the project")
+        return _image(row)
+
+    def images(self) -> list[ImageRecord]:
+        """All images, by id."""
+        rows = self._conn.execute(f"SELECT {_IMAGE_COLUMNS} FROM images ORDER BY id")
+        return [_image(r) for r in rows]
+
+    def images_by_path(self) -> dict[str, ImageRecord]:
+        """All images keyed by their project-relative path."""
+        return {im.path: im for im in self.images()}
+
+    def image_file(self, image: int | ImageRecord) -> Path:
+        """Absolute path of an image file."""
+        record = self.image(image) if isinstance(image, int) else image
+        return (self.directory / record.path).resolve()
+
+    # -- persons ---------------------------------------------------------------------------
+
+    def add_person(self, person: Person) -> int:
+        """Store one person; returns its id (``person.id`` if given, else the next free id)."""
+        return self.add_persons([person])[0]
+
+    def add_persons(self, persons: Sequence[Person]) -> list[int]:
+        """Store persons in one transaction; returns their ids.
+
+        Raises:
+            ProjectError: an id is already used, or an image does not exist.
+        """
+        with self.transaction():
+            ids = self._assign_ids("persons", [p.id for p in persons])
+            rows = [_person_row(i, p) for i, p in zip(ids, persons, strict=True)]
+            try:
+                self._conn.executemany(
+                    f"INSERT INTO persons ({_PERSON_COLUMNS}) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ProjectError(f"cannot add persons: {_constraint(exc)}") from exc
+        return ids
+
+    def person(self, person_id: int) -> Person:
+        """The person with this id. Raises KeyError if there is none."""
+        row = self._conn.execute(
+            f"SELECT {_PERSON_COLUMNS} FROM persons WHERE id = ?", (person_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no person {person_id} in the project")
+        return _person(row)
+
+    def persons(
+        self,
+        *,
+        image_id: int | None = None,
+        state: TaskState | None = None,
+        min_state: TaskState | None = None,
+        include_crowd: bool = True,
+    ) -> list[Person]:
+        """Persons by id, optionally only of one image, one state, or at least a state."""
+        where, args = [], []
+        for clause, value in (
+            ("image_id = ?", image_id),
+            ("state = ?", None if state is None else int(state)),
+            ("state >= ?", None if min_state is None else int(min_state)),
+        ):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        if not include_crowd:
+            where.append("iscrowd = 0")
+        sql = f"SELECT {_PERSON_COLUMNS} FROM persons"
+        sql += (" WHERE " + " AND ".join(where)) if where else ""
+        return [_person(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
+
+    def iter_persons(self, person_ids: Iterable[int] | None = None) -> Iterator[Person]:
+        """Persons in id order (all, or those in ``person_ids``), read lazily."""
+        if person_ids is None:
+            cursor = self._conn.execute(f"SELECT {_PERSON_COLUMNS} FROM persons ORDER BY id")
+            for row in cursor:
+                yield _person(row)
+            return
+        for person_id in person_ids:
+            yield self.person(person_id)
+
+    def update_box(self, person_id: int, box: Box) -> None:
+        """Move or resize a person's box."""
+        self._update_person(person_id, "x = ?, y = ?, w = ?, h = ?", box.as_list())
+
+    def delete_person(self, person_id: int) -> None:
+        """Remove a person with its masks, points, answers and gold truth."""
+        with self.transaction():
+            cur = self._conn.execute("DELETE FROM persons WHERE id = ?", (person_id,))
+            if cur.rowcount == 0:
+                raise KeyError(f"no person {person_id} in the project")
+
+    def set_state(self, person_id: int, state: TaskState, *, annotator: str | None = None) -> None:
+        """Move a person's task to ``state`` (logged with who and when)."""
+        state = TaskState(state)
+        with self.transaction():
+            self._update_person(person_id, "state = ?", [int(state)])
+            who = None if annotator is None else self.annotator_id(annotator)
+            self._conn.execute(
+                "INSERT INTO state_log (person_id, state, annotator_id, time) VALUES (?, ?, ?, ?)",
+                (person_id, int(state), who, time.time()),
+            )
+
+    def state_history(self, person_id: int) -> list[tuple[TaskState, str | None, float]]:
+        """``(state, annotator or None, unix time)`` of every change of a person's task."""
+        rows = self._conn.execute(
+            "SELECT l.state, a.name, l.time FROM state_log l "
+            "LEFT JOIN annotators a ON a.id = l.annotator_id WHERE l.person_id = ? "
+            "ORDER BY l.rowid",
+            (person_id,),
+        )
+        return [(TaskState(s), n, float(t)) for s, n, t in rows]
+
+    def _update_person(self, person_id: int, assignments: str, values: list[Any]) -> None:
+        with self.transaction():
+            cur = self._conn.execute(
+                f"UPDATE persons SET {assignments} WHERE id = ?", (*values, person_id)
+            )
+            if cur.rowcount == 0:
+                raise KeyError(f"no person {person_id} in the project")
+
+    # -- statistics ------------------------------------------------------------------------
+
+    def stats(self) -> ProjectStats:
+        """Counts of images, persons by state, masks, points, answers, annotators, gold."""
+        one = self._scalar
+        by_state = dict.fromkeys(TaskState, 0)
+        for state, count in self._conn.execute(
+            "SELECT state, COUNT(*) FROM persons GROUP BY state"
+        ):
+            by_state[TaskState(state)] = int(count)
+        answered, not_visible = self._answer_totals()
+        return ProjectStats(
+            body=self.body,
+            images=one("SELECT COUNT(*) FROM images"),
+            persons=one("SELECT COUNT(*) FROM persons"),
+            crowd=one("SELECT COUNT(*) FROM persons WHERE iscrowd != 0"),
+            by_state=by_state,
+            masks=one("SELECT COUNT(DISTINCT person_id) FROM part_masks"),
+            persons_with_points=one("SELECT COUNT(*) FROM sample_points"),
+            points=one("SELECT COALESCE(SUM(n), 0) FROM sample_points"),
+            answers=answered,
+            not_visible=not_visible,
+            annotators=[a.name for a in self.annotators()],
+            gold=one("SELECT COUNT(*) FROM gold"),
+        )
+
+    def _scalar(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return int(self._conn.execute(sql, args).fetchone()[0])
+
+    def _assign_ids(self, table: str, wanted: Sequence[int | None]) -> list[int]:
+        """Keep given ids; give the others fresh ids after the largest in use."""
+        given = [i for i in wanted if i is not None]
+        if len(set(given)) != len(given):
+            raise ProjectError(f"duplicate {table[:-1]} ids in one batch")
+        top = max([self._scalar(f"SELECT COALESCE(MAX(id), 0) FROM {table}"), *given])
+        ids = []
+        for value in wanted:
+            if value is None:
+                top += 1
+                value = top
+            ids.append(int(value))
+        return ids
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _connect(file: Path, *, readonly: bool) -> sqlite3.Connection:
+    """Open the SQLite file; raises sqlite3.DatabaseError if it is not a database."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{quote(str(file))}?mode=ro", uri=True, isolation_level=None)
+    else:
+        conn = sqlite3.connect(str(file), isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _acquire_lock(lock_file: Path, file: Path) -> int:
+    """Take the project's writer lock, or raise ProjectLockedError naming its holder."""
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise ProjectLockedError(
+            f"{file} is open for writing by {holder}. Close it there first, "
+            "or open the project read-only."
+        ) from None
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    note = f"process {os.getpid()} on {socket.gethostname()} (since {stamp})\n"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, note.encode(), 0)
+    return fd
+
+
+def _release_lock(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+def _constraint(exc: sqlite3.IntegrityError) -> str:
+    text = str(exc)
+    if "UNIQUE" in text and "images.path" in text:
+        return "an image with the same path is already in the project"
+    if "UNIQUE" in text or "PRIMARY KEY" in text:
+        return "an id is already used in the project"
+    if "FOREIGN KEY" in text:
+        return "it refers to an image or person that is not in the project"
+    return text
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None or value == {} else jsonio.dumps(value)
+
+
+def _load(text: str | None, default: Any = None) -> Any:
+    return default if text is None else jsonio.loads(text)
+
+
+def _image(row: Sequence[Any]) -> ImageRecord:
+    i, path, file_name, sha, width, height, extra = row
+    return ImageRecord(path, file_name, sha, int(width), int(height), int(i), _load(extra, {}))
+
+
+def _person_row(person_id: int, p: Person) -> tuple[Any, ...]:
+    return (
+        person_id,
+        p.image_id,
+        *p.box.as_list(),
+        int(bool(p.iscrowd)),
+        p.area,
+        _dump(p.segmentation),
+        _dump(p.keypoints),
+        p.num_keypoints,
+        _dump(p.extra),
+        int(p.state),
+    )
+
+
+def _person(row: Sequence[Any]) -> Person:
+    i, image_id, x, y, w, h, crowd, area, segm, kps, nkps, extra, state = row
+    return Person(
+        image_id=int(image_id),
+        box=Box(x, y, w, h),
+        id=int(i),
+        iscrowd=bool(crowd),
+        area=area,
+        segmentation=_load(segm),
+        keypoints=_load(kps),
+        num_keypoints=nkps,
+        state=TaskState(state),
+        extra=_load(extra, {}),
+    )
