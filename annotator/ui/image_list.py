@@ -170,12 +170,14 @@ class ImageFilter(QSortFilterProxyModel):
     def set_filter(self, name: str) -> None:
         if name not in FILTERS:
             raise ValueError(f"filter must be one of {FILTERS}")
+        self.beginFilterChange()
         self.filter_name = name
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_text(self, text: str) -> None:
+        self.beginFilterChange()
         self.text = text.strip().lower()
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         model = self.sourceModel()

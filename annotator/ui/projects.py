@@ -57,6 +57,9 @@ class ProjectController(QObject):
     def open_path(self, path: str | Path, *, readonly: bool = False) -> bool:
         """Open a project folder (or its file); asks before falling back to read-only."""
         folder = project_file(path).parent
+        current = self._window.session
+        if current is not None and Path(current.path).resolve() == folder.resolve():
+            self._window.set_session(None)  # reopening: let go of the writer lock first
         try:
             session = Session.open(folder, self._settings.annotator, readonly=readonly)
         except ProjectLockedError as exc:
