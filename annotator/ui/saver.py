@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from annotator.dataset.masks import EncodedMask, encode_mask
@@ -41,22 +42,30 @@ class MaskSaver(QObject):
         super().__init__(parent)
         self._write = write
         self._lock = threading.Condition()
-        self._queue: OrderedDict[int, PartMask] = OrderedDict()
+        self._queue: OrderedDict[int, tuple[np.ndarray, int, int]] = OrderedDict()
         self._done: deque[tuple[int, EncodedMask | Exception]] = deque()
         self._busy_id: int | None = None  # person being encoded
         self._stopping = False
+        self._pending_shown = False
         self._ready.connect(self._drain)
         self._thread = threading.Thread(target=self._work, name="mask-saver", daemon=True)
         self._thread.start()
 
-    def submit(self, person_id: int, mask: PartMask) -> None:
-        """Queue a person's mask for saving; ``mask`` must not change afterwards (a copy)."""
+    def submit(self, person_id: int, labels: np.ndarray, x0: int, y0: int) -> None:
+        """Queue a person's label map for saving.
+
+        Args:
+            person_id: the person.
+            labels: ``[H, W]`` uint8 label map, owned by the saver from now on (a copy).
+            x0: image column of ``labels[:, 0]``.
+            y0: image row of ``labels[0, :]``.
+        """
         with self._lock:
             if self._stopping:
                 raise RuntimeError("the saver is closed")
-            self._queue[person_id] = mask
+            self._queue[person_id] = (labels, x0, y0)
             self._lock.notify_all()
-        self.pendingChanged.emit(True)
+        self._report_pending(True)
 
     def is_pending(self, person_id: int | None = None) -> bool:
         """Whether a mask (of ``person_id``, or any) is submitted but not yet written."""
@@ -93,10 +102,10 @@ class MaskSaver(QObject):
                     self._lock.wait()
                 if not self._queue:
                     return
-                person_id, mask = self._queue.popitem(last=False)
+                person_id, (labels, x0, y0) = self._queue.popitem(last=False)
                 self._busy_id = person_id
             try:
-                result: EncodedMask | Exception = encode_mask(mask)
+                result: EncodedMask | Exception = encode_mask(PartMask(labels, x0, y0))
             except Exception as exc:  # reported on the UI thread
                 result = exc
             with self._lock:
@@ -122,4 +131,9 @@ class MaskSaver(QObject):
                 self.failed.emit(person_id, f"{type(exc).__name__}: {exc}")
             else:
                 self.saved.emit(person_id)
-        self.pendingChanged.emit(self.is_pending())
+        self._report_pending(self.is_pending())
+
+    def _report_pending(self, pending: bool) -> None:
+        if pending != self._pending_shown:
+            self._pending_shown = pending
+            self.pendingChanged.emit(pending)

@@ -174,7 +174,7 @@ class Session(QObject):
             return
         label_map = self._maps.get(person_id)
         if label_map is not None:
-            self.saver.submit(person_id, label_map.copy().part_mask())
+            self.saver.submit(person_id, label_map.labels.copy(), label_map.x0, label_map.y0)
 
     def _write_mask(self, person_id: int, encoded: EncodedMask) -> None:
         try:
