@@ -66,4 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the package's module, not this __main__ copy: subcommands raise annotator.cli's
+    # UserError, which this copy's main() would not recognise.
+    from annotator.cli import main as package_main
+
+    sys.exit(package_main())

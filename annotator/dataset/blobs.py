@@ -33,6 +33,29 @@ ANSWER_DTYPE = np.dtype(
 )
 
 
+def point_records(x: np.ndarray, y: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """Columns ``[N]`` -> ``[N]`` POINT_DTYPE records (bulk imports)."""
+    rec = np.empty(len(x), POINT_DTYPE)
+    rec["x"], rec["y"], rec["part"] = x, y, part
+    return rec
+
+
+def answered_records(
+    i: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    when: float,
+    face: np.ndarray | None = None,
+    bary: np.ndarray | None = None,
+) -> np.ndarray:
+    """``[N]`` ANSWER_DTYPE records of answered points (bulk imports); face -1 if unknown."""
+    rec = np.empty(len(i), ANSWER_DTYPE)
+    rec["status"], rec["i"], rec["u"], rec["v"], rec["time"] = 1, i, u, v, when
+    rec["face"] = -1 if face is None else face
+    rec["bary"] = np.nan if bary is None else bary
+    return rec
+
+
 def pack_points(points: SamplePoints) -> bytes:
     """Sample points -> BLOB (17 bytes per point)."""
     rec = np.empty(len(points), POINT_DTYPE)

@@ -284,17 +284,25 @@ def _user_errors(func: Callable[..., int]) -> Callable[..., int]:
 @_user_errors
 def _new(args: argparse.Namespace) -> int:
     from annotator.dataset.coco_import import import_image_folder
-    from annotator.dataset.store import Project
+    from annotator.dataset.store import Project, remove_project
 
-    with Project.create(args.dir, body=args.body) as project:
-        print(f"created project {project.file} (body model: {project.body})")
+    folder_existed = Path(args.dir).exists()
+    project = Project.create(args.dir, body=args.body)
+    try:
         if args.images:
             bars = _Bars()
             try:
                 report = import_image_folder(project, args.images, progress=bars)
             finally:
                 bars.close()
-            print(f"added {report.images_added} image(s) from {args.images}")
+    except BaseException:
+        project.close()
+        remove_project(args.dir, remove_folder=not folder_existed)  # leave nothing half-made
+        raise
+    print(f"created project {project.file} (body model: {project.body})")
+    if args.images:
+        print(f"added {report.images_added} image(s) from {args.images}")
+    project.close()
     return 0
 
 

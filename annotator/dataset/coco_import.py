@@ -246,19 +246,24 @@ def plan_coco(
     doc, problems = read_json(json_path)
     if problems:
         raise InputError(problems)
-    problems = check_document(doc, file, person_only=True, progress=progress).problems
     if not isinstance(doc, dict):
-        raise InputError(problems)
+        raise InputError(check_document(doc, file).problems)
     person = _person_category(doc)
     annotations = [
         a for a in _records(doc, "annotations") if is_int(person) and a.get("category_id") == person
     ]
     wanted = {a.get("image_id") for a in annotations if is_int(a.get("image_id"))}
     images = [im for im in _records(doc, "images") if _usable_image(im) and im["id"] in wanted]
+    folder = Path(images_folder)
+    if not folder.is_dir():
+        raise InputError([Problem(str(folder), "", "", NO_VALUE, "images folder not found")])
+    paths = [folder / im["file_name"] for im in images]
+    with ThreadPoolExecutor(1) as pool:  # read the image files while checking the JSON
+        reading = pool.submit(inspect_images, paths, verify, progress)
+        problems = check_document(doc, file, person_only=True, progress=progress).problems
+        facts = reading.result()
     plan = ImportPlan()
-    image_problems, missing = _plan_images(
-        project, file, images, Path(images_folder), verify, skip_missing, plan, progress
-    )
+    image_problems, missing = _plan_images(project, file, images, paths, facts, skip_missing, plan)
     problems += image_problems
     if not problems and not annotations:
         problems.append(Problem(file, "annotations", "", NO_VALUE, "no person annotations"))
@@ -295,17 +300,12 @@ def _plan_images(
     project: Any,
     file: str,
     images: list[dict[str, Any]],
-    folder: Path,
-    verify: Verify,
+    paths: list[Path],
+    facts: list[ImageFacts],
     skip_missing: bool,
     plan: ImportPlan,
-    progress: Progress | None,
 ) -> tuple[list[Problem], set[int]]:
-    """Check the image files of a document; fill ``plan.new_images``; return missing ids."""
-    if not folder.is_dir():
-        return [Problem(str(folder), "", "", NO_VALUE, "images folder not found")], set()
-    paths = [folder / im["file_name"] for im in images]
-    facts = inspect_images(paths, verify, progress)
+    """Match image records with their files; fill ``plan.new_images``; return missing ids."""
     by_id = {im.id: im for im in project.images()}
     by_path = {im.path: im for im in by_id.values()}
     problems, missing = [], set()

@@ -37,7 +37,7 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
-from annotator.dataset import jsonio
+from annotator.dataset import blobs, jsonio
 from annotator.dataset.coco_import import (
     ImportPlan,
     ImportReport,
@@ -45,7 +45,7 @@ from annotator.dataset.coco_import import (
     plan_coco,
     write_plan,
 )
-from annotator.dataset.records import Answers, AnswerStatus, MaskFrame, SamplePoints, TaskState
+from annotator.dataset.records import Answers, AnswerStatus, MaskFrame, TaskState
 from annotator.dataset.store_tasks import ExportItem
 from annotator.surface.parts import FINE_TO_COARSE
 from annotator.surface.points import SurfacePoints
@@ -152,11 +152,9 @@ def import_densepose(
         write_plan(project, plan, states)
         masks = [(p.id, ann["dp_masks"]) for ann, p in plan.persons if "dp_masks" in ann]
         project.add_dp_masks(masks, annotator)
-        items = _points_and_answers(plan, annotator, surface_from_iuv)
-        densepose, points = project.add_points_and_answers(items, annotator)
+        plan.report.points = _add_points(project, plan, annotator, surface_from_iuv)
     plan.report.masks = len(masks)
-    plan.report.densepose = densepose
-    plan.report.points = points
+    plan.report.densepose = sum(1 for ann, _ in plan.persons if "dp_x" in ann)
     if plan.report.points > 100_000:
         project.checkpoint()
     return plan.report
@@ -168,45 +166,46 @@ def _imported_state(ann: dict[str, Any], state: TaskState) -> TaskState:
     return TaskState.SEGMENTED if "dp_masks" in ann else TaskState.TODO
 
 
-def _points_and_answers(
-    plan: ImportPlan, annotator: str, surface_from_iuv: SurfaceFromIuv | None
-) -> Iterator[tuple[int, SamplePoints, Answers]]:
-    """Sample points (image pixels) and answers of every person with DensePose points."""
+def _add_points(
+    project: Any, plan: ImportPlan, annotator: str, surface_from_iuv: SurfaceFromIuv | None
+) -> int:
+    """Store the points and answers of every person with DensePose points; return the count.
+
+    All persons at once, as columns: ``x = box_x + dp_x / 255 * box_w`` in image pixels.
+    """
     rows = [(ann, person) for ann, person in plan.persons if "dp_x" in ann]
     if not rows:
-        return
-    lengths = np.array([len(ann["dp_x"]) for ann, _ in rows])
+        return 0
+    lengths = np.fromiter((len(ann["dp_x"]) for ann, _ in rows), np.int64, len(rows))
+    total = int(lengths.sum())
     columns = {
         key: np.fromiter(
-            itertools.chain.from_iterable(ann[key] for ann, _ in rows),
-            np.float64,
-            int(lengths.sum()),
+            itertools.chain.from_iterable(ann[key] for ann, _ in rows), np.float64, total
         )
         for key in ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")
     }
+    boxes = np.array([person.box.as_list() for _, person in rows]).repeat(lengths, axis=0)
     i = columns["dp_I"].astype(np.int64)
+    points = blobs.point_records(
+        boxes[:, 0] + columns["dp_x"] / 255.0 * boxes[:, 2],
+        boxes[:, 1] + columns["dp_y"] / 255.0 * boxes[:, 3],
+        FINE_TO_COARSE[i],
+    )
+    del boxes
     surface = surface_from_iuv(i, columns["dp_U"], columns["dp_V"]) if surface_from_iuv else None
-    now = time.time()
-    start = 0
-    for (_, person), n in zip(rows, lengths, strict=True):
-        part = slice(start, start + int(n))
-        start += int(n)
-        box = person.box
-        x = box.x + columns["dp_x"][part] / 255.0 * box.w
-        y = box.y + columns["dp_y"][part] / 255.0 * box.h
-        points = SamplePoints(x, y, FINE_TO_COARSE[i[part]])
-        answers = Answers.blank(annotator, int(n))
-        answers.status[:] = AnswerStatus.ANSWERED
-        answers.i[:], answers.u[:], answers.v[:] = (
-            i[part],
-            columns["dp_U"][part],
-            columns["dp_V"][part],
-        )
-        answers.time[:] = now
-        if surface is not None:
-            answers.face[:], answers.bary[:] = surface.face[part], surface.bary[part]
-        assert person.id is not None
-        yield person.id, points, answers
+    answers = blobs.answered_records(
+        i,
+        columns["dp_U"],
+        columns["dp_V"],
+        time.time(),
+        None if surface is None else surface.face,
+        None if surface is None else surface.bary,
+    )
+    del columns, surface
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    ids = [int(person.id) for _, person in rows]  # type: ignore[arg-type]
+    project.add_imported_points(ids, starts, points, answers, annotator)
+    return total
 
 
 # -- export --------------------------------------------------------------------------------

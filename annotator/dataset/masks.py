@@ -231,58 +231,56 @@ _RLE_ALPHABET = re.compile("[0-o]+")
 def _check_parsed(strings: list[str], area: int) -> list[str | None]:
     """Decode the run lengths of well-formed strings and check them (all strings at once)."""
     codes = np.frombuffer("".join(strings).encode("ascii"), np.uint8) - np.uint8(48)
-    lengths = np.fromiter((len(s) for s in strings), np.int64, len(strings))
-    group_last = np.flatnonzero((codes & 0x20) == 0)
+    lengths = np.fromiter(map(len, strings), np.int64, len(strings))
+    is_last = codes < 32  # no continuation bit (0x20): a number ends here
+    group_last = np.flatnonzero(is_last)
     group_first = np.empty_like(group_last)
     group_first[0], group_first[1:] = 0, group_last[:-1] + 1
     n_chunks = group_last - group_first + 1
-    string_of = np.searchsorted(np.cumsum(lengths), group_first, side="right")
+    per_string = np.add.reduceat(is_last, np.cumsum(lengths) - lengths, dtype=np.int64)
     values = (codes[group_first] & 0x1F).astype(np.int64)
-    for k in range(1, min(int(n_chunks.max()), 8)):
+    longest = int(n_chunks.max())
+    for k in range(1, min(longest, 8)):
         longer = np.flatnonzero(n_chunks > k)
         values[longer] |= (codes[group_first[longer] + k] & 0x1F).astype(np.int64) << (5 * k)
     negative = np.flatnonzero(codes[group_last] & 0x10)
     values[negative] -= np.int64(1) << (5 * np.minimum(n_chunks[negative], 7))
-    counts = _undelta(values, string_of)
-    too_long = _flag(string_of[n_chunks > 7], len(strings))
-    bad_run = _flag(string_of[(counts < 0) | (counts > 0xFFFFFFFF)], len(strings))
-    totals = np.bincount(string_of, weights=counts.astype(np.float64), minlength=len(strings))
-    wrong_total = np.flatnonzero(totals != area)
+    counts = _undelta(values, per_string)
+    group_start = np.cumsum(per_string) - per_string
+    totals = np.add.reduceat(counts, group_start)
     out: list[str | None] = [None] * len(strings)
-    for j in wrong_total.tolist():
+    for j in np.flatnonzero(totals != area).tolist():
         out[j] = f"run lengths sum to {int(totals[j])}, not {area}"
-    for j in np.flatnonzero(bad_run).tolist():
-        out[j] = "counts decodes to a negative or too long run"
-    for j in np.flatnonzero(too_long).tolist():
-        out[j] = "counts holds a number longer than 32 bits"
+    if counts.min() < 0 or counts.max() > 0xFFFFFFFF:  # rare: find the strings
+        bad = (counts < 0) | (counts > 0xFFFFFFFF)
+        for j in np.flatnonzero(np.add.reduceat(bad, group_start)).tolist():
+            out[j] = "counts decodes to a negative or too long run"
+    if longest > 7:
+        for j in np.flatnonzero(np.add.reduceat(n_chunks > 7, group_start)).tolist():
+            out[j] = "counts holds a number longer than 32 bits"
     return out
 
 
-def _flag(indices: np.ndarray, n: int) -> np.ndarray:
-    flags = np.zeros(n, bool)
-    flags[indices] = True
-    return flags
-
-
-def _undelta(values: np.ndarray, string_of: np.ndarray) -> np.ndarray:
+def _undelta(values: np.ndarray, per_string: np.ndarray) -> np.ndarray:
     """Undo pycocotools' delta coding, ``c[j] = d[j] + c[j - 2]`` for ``j > 2``, per string.
 
     One running sum with step 2 over all strings, corrected at each string's chain heads
-    (its groups 1 and 2): ``c[g] = P[g] - P[head - 2]`` with ``P[g] = d[g] + P[g - 2]``.
+    (its numbers 1 and 2): ``c[g] = P[g] - P[head - 2]`` with ``P[g] = d[g] + P[g - 2]``.
+
+    Args:
+        values: ``[G]`` the decoded numbers of all strings, one after the other.
+        per_string: ``[S]`` how many numbers each string holds (all > 0).
     """
     n = len(values)
     running = np.empty(n + 2, np.int64)
     running[:2] = 0
     running[2::2] = np.cumsum(values[0::2])
     running[3::2] = np.cumsum(values[1::2])
-    groups_per_string = np.bincount(string_of)
-    string_start = np.cumsum(groups_per_string) - groups_per_string
-    start = np.repeat(string_start, groups_per_string)
+    start = np.repeat(np.cumsum(per_string) - per_string, per_string)
     j = np.arange(n) - start
-    head = start + 2 - (j & 1)
-    counts = running[2:] - running[head]
-    first = j == 0
-    counts[first] = values[first]
+    counts = running[2:] - running[start + 2 - (j & 1)]
+    heads = np.cumsum(per_string) - per_string
+    counts[heads] = values[heads]
     return counts
 
 

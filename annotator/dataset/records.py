@@ -10,6 +10,7 @@ Coordinates are image pixels, continuous: pixel ``(col, row)`` covers ``[col, co
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +66,7 @@ class Box:
 
     def __post_init__(self) -> None:
         values = (self.x, self.y, self.w, self.h)
-        if not all(np.isfinite(values)):
+        if not all(map(math.isfinite, values)):
             raise ValueError(f"box values must be finite, got {values}")
         if self.w <= 0 or self.h <= 0:
             raise ValueError(f"box width and height must be > 0, got {self.w} x {self.h}")

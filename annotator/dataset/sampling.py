@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -185,6 +186,37 @@ def _kmeans_plus_plus(
     return centres
 
 
+def sample_person(
+    project: Any,
+    person_id: int,
+    *,
+    params: SamplingParams | None = None,
+    seed: int = 0,
+    force: bool = False,
+    annotator: str | None = None,
+) -> SamplePoints:
+    """Sample and store one person's stage-2 points (the app calls this after stage 1).
+
+    Args:
+        project: an open, writable project.
+        person_id: the person.
+        params: counts and spacing.
+        seed: random seed.
+        force: replace points that already have answers (discarding the answers).
+        annotator: use this annotator's mask (default: the latest saved).
+
+    Raises:
+        ValueError: the person has no part mask.
+        AnswersExistError: its points have answers and ``force`` is False.
+    """
+    mask = project.part_mask(person_id, annotator)
+    if mask is None:
+        raise ValueError(f"person {person_id} has no part mask to sample in")
+    points = sample_mask(mask, box=project.person(person_id).box, params=params, seed=seed)
+    project.set_sample_points(person_id, points, force=force)
+    return points
+
+
 @dataclass
 class SampleReport:
     """What :func:`sample_project` did (person counts)."""
@@ -232,13 +264,18 @@ def sample_project(
                 if person.id in answered and not force:
                     report.skipped_answered += 1
                     continue
-                mask = project.part_mask(person.id, annotator)
-                if mask is None:
+                try:
+                    points = sample_person(
+                        project,
+                        person.id,
+                        params=params,
+                        seed=seed,
+                        force=force,
+                        annotator=annotator,
+                    )
+                except ValueError:  # no mask
                     report.without_mask += 1
                     continue
-                points = sample_mask(mask, box=person.box, params=params, seed=seed)
-                try:
-                    project.set_sample_points(person.id, points, force=force)
                 except AnswersExistError:  # answered since we looked
                     report.skipped_answered += 1
                     continue

@@ -477,6 +477,22 @@ class Project(TaskStoreMixin):
         return ids
 
 
+def remove_project(directory: str | os.PathLike[str], *, remove_folder: bool = False) -> None:
+    """Delete a closed project's files (database, WAL, lock); images are never touched.
+
+    Args:
+        directory: the project folder.
+        remove_folder: also remove the folder if nothing else is left in it.
+    """
+    file = project_file(directory)
+    for suffix in ("", "-wal", "-shm", LOCK_SUFFIX):
+        with contextlib.suppress(FileNotFoundError):
+            file.with_name(file.name + suffix).unlink()
+    if remove_folder:
+        with contextlib.suppress(OSError):
+            file.parent.rmdir()
+
+
 # -- helpers -------------------------------------------------------------------------------
 
 

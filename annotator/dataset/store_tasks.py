@@ -280,6 +280,52 @@ class TaskStoreMixin:
                 self._conn.executemany("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)", answer_rows)
         return persons, total
 
+    def add_imported_points(
+        self,
+        person_ids: Sequence[int],
+        starts: np.ndarray,
+        points: np.ndarray,
+        answers: np.ndarray,
+        annotator: str,
+    ) -> None:
+        """Bulk-store many persons' points and one annotator's answers (importers only).
+
+        Args:
+            person_ids: ``[P]`` the persons.
+            starts: ``[P + 1]`` person k owns rows ``starts[k]:starts[k + 1]``.
+            points: ``[N]`` :data:`~annotator.dataset.blobs.POINT_DTYPE` records.
+            answers: ``[N]`` :data:`~annotator.dataset.blobs.ANSWER_DTYPE` records.
+            annotator: whose answers they are.
+        """
+        who = self.annotator_id(annotator)
+        now = time.time()
+        status = answers["status"]
+        answered = np.concatenate(([0], np.cumsum(status != AnswerStatus.UNANSWERED)))
+        hidden = np.concatenate(([0], np.cumsum(status == AnswerStatus.NOT_VISIBLE)))
+        bounds = list(zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True))
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT INTO sample_points VALUES (?, ?, ?, ?)",
+                (
+                    (pid, e - s, points[s:e].tobytes(), now)
+                    for pid, (s, e) in zip(person_ids, bounds, strict=True)
+                ),
+            )
+            self._conn.executemany(
+                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        pid,
+                        who,
+                        int(answered[e] - answered[s]),
+                        int(hidden[e] - hidden[s]),
+                        answers[s:e].tobytes(),
+                        now,
+                    )
+                    for pid, (s, e) in zip(person_ids, bounds, strict=True)
+                ),
+            )
+
     def _answers_or_blank(self, person_id: int, annotator: str) -> Answers:
         points = self.sample_points(person_id)
         if points is None:

@@ -140,12 +140,12 @@ def atlas_from_uv_processed(mat_file: Path, rest: RestMesh) -> dict[str, np.ndar
                 faces=int(sel.sum()),
                 islands=0,
                 fill=float(np.abs(signed_uv_areas(face_uv[sel])).sum()),
-                flipped=d["flipped"],
+                flipped=int(d["flipped"]),
                 overlaps=len(uv_overlaps(face_uv[sel])),
                 angle_distortion=d["angle_distortion"],
                 angle_distortion_p95=d["angle_distortion_p95"],
                 area_distortion=d["area_distortion"],
-                slivers=d["slivers"],
+                slivers=int(d["slivers"]),
                 area_m2=d["area_m2"],
             )
         )

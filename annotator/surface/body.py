@@ -246,6 +246,9 @@ class AnnyBody:
     }
 
     def __init__(self, device: str = "cpu") -> None:
+        from annotator.surface.llvm_guard import guard_triton
+
+        guard_triton()  # anny imports roma, which imports Triton (see llvm_guard)
         import anny
         import torch
 

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -141,7 +142,7 @@ def _is_clean(vertices: np.ndarray, faces: np.ndarray) -> bool:
     return bool(counts.max() <= 2 and area.min() > 1e-12 and used.all() and one_piece)
 
 
-_WORKER: dict[str, object] = {}
+_WORKER: dict[str, Any] = {}
 
 
 def _init_worker(vertices: np.ndarray, faces: np.ndarray) -> None:
@@ -171,19 +172,19 @@ def _local_rows(sources: list[int]) -> tuple[list[int], list[tuple[np.ndarray, n
     import pygeodesic.geodesic as geodesic
 
     vertices, faces = _WORKER["vertices"], _WORKER["faces"]
-    radius = float(_WORKER["radius"])  # type: ignore[arg-type]
-    tree: cKDTree = _WORKER["tree"]  # type: ignore[assignment]
+    radius = float(_WORKER["radius"])
+    tree: cKDTree = _WORKER["tree"]
     out = []
     for source in sources:
-        near = np.asarray(tree.query_ball_point(vertices[source], radius * 1.15 + 0.01))  # type: ignore[index]
-        inside = np.zeros(len(vertices), bool)  # type: ignore[arg-type]
+        near = np.asarray(tree.query_ball_point(vertices[source], radius * 1.15 + 0.01))
+        inside = np.zeros(len(vertices), bool)
         inside[near] = True
-        patch = faces[np.all(inside[faces], axis=1)]  # type: ignore[index]
+        patch = faces[np.all(inside[faces], axis=1)]
         # Only the piece of the patch that holds the source (the solver fails on the others).
         piece = face_components(patch)
         patch = patch[piece == piece[np.flatnonzero((patch == source).any(axis=1))[0]]]
         used, local = np.unique(patch, return_inverse=True)
-        solver = geodesic.PyGeodesicAlgorithmExact(vertices[used], local.reshape(-1, 3))  # type: ignore[index]
+        solver = geodesic.PyGeodesicAlgorithmExact(vertices[used], local.reshape(-1, 3))
         d, _ = solver.geodesicDistances(np.array([np.searchsorted(used, source)]), None)
         keep = np.isfinite(d) & (d <= radius)
         order = np.argsort(used[keep])
@@ -225,7 +226,7 @@ def local_distances(
 
 def _rows(sources: list[int]) -> tuple[list[int], np.ndarray]:
     solver = _WORKER["solver"]
-    out = np.stack([solver.geodesicDistances(np.array([s]), None)[0] for s in sources])  # type: ignore[attr-defined]
+    out = np.stack([solver.geodesicDistances(np.array([s]), None)[0] for s in sources])
     return sources, out.astype(np.float32)
 
 

@@ -148,7 +148,8 @@ def _fill_holes(
     vertices: np.ndarray, faces: np.ndarray, loops: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Close every loop but the outer one with a fan around a new centre vertex."""
-    extra_v, extra_f = [], []
+    extra_v: list[np.ndarray] = []
+    extra_f: list[np.ndarray] = []
     for loop in loops:
         centre = len(vertices) + len(extra_v)
         extra_v.append(vertices[loop].mean(axis=0))
@@ -199,67 +200,6 @@ def _place_ears(
         base = uv[b] - uv[a]
         normal = np.array([-base[1], base[0]])  # (a, b, tip) is counter-clockwise
         uv[tip] = uv[a] + along * base + height * normal
-    return uv
-
-
-#: How far the middle of each side of the square map bulges out (before normalization).
-_BULGE = 0.01
-
-
-def _clip_ears(faces: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-    """Remove the ears: triangles with two boundary edges (their tip touches nothing else).
-
-    Returns:
-        The remaining faces and the ears as (tip, a, b), where a-b is the ear's third edge,
-        on the boundary of what remains, and (a, b, tip) is counter-clockwise.
-    """
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    _, inverse, counts = np.unique(edges, axis=0, return_inverse=True, return_counts=True)
-    on_boundary = (counts[inverse] == 1).reshape(-1, 3)  # edge k is (f[k], f[k+1])
-    ear_rows = np.flatnonzero(on_boundary.sum(axis=1) == 2)
-    ears = []
-    for row in ear_rows:
-        f = faces[row]
-        k = int(np.flatnonzero(~on_boundary[row])[0])
-        ears.append((int(f[(k + 2) % 3]), int(f[k]), int(f[(k + 1) % 3])))
-    if len(ear_rows) >= len(faces) - 1:
-        return faces, []
-    return np.delete(faces, ear_rows, axis=0), ears
-
-
-def _place_ears(
-    uv: np.ndarray, vertices: np.ndarray, ears: list[tuple[int, int, int]]
-) -> np.ndarray:
-    """Put clipped ear tips back outside their base edge, with the ear's own shape.
-
-    The tip's foot stays inside the base edge, so each ear lies in the strip over its own
-    edge of the convex boundary: ears cannot overlap each other or the rest of the chart.
-    """
-    for tip, a, b in reversed(ears):
-        base3 = vertices[b] - vertices[a]
-        length3 = np.linalg.norm(base3)
-        along = np.clip((vertices[tip] - vertices[a]) @ base3 / length3**2, 0.1, 0.9)
-        height = np.linalg.norm(np.cross(base3, vertices[tip] - vertices[a])) / length3**2
-        base = uv[b] - uv[a]
-        normal = np.array([-base[1], base[0]])  # (a, b, tip) is counter-clockwise
-        uv[tip] = uv[a] + along * base + height * normal
-    return uv
-
-
-def _shrink_overlapping_ears(
-    uv: np.ndarray, faces: np.ndarray, ears: list[tuple[int, int, int]]
-) -> np.ndarray:
-    """Halve the height of placed ears that overlap another triangle, until none does."""
-    ear_of = {frozenset(e): e for e in ears}
-    for _ in range(16):
-        overlapping = np.unique(uv_overlaps(uv[faces]))
-        shrink = [ear_of[k] for k in (frozenset(faces[f]) for f in overlapping) if k in ear_of]
-        if not shrink:
-            break
-        for tip, a, b in shrink:
-            base = uv[b] - uv[a]
-            foot = uv[a] + base * ((uv[tip] - uv[a]) @ base) / (base @ base)
-            uv[tip] = foot + 0.5 * (uv[tip] - foot)
     return uv
 
 
@@ -451,12 +391,12 @@ def parametrize_chart(
         faces=len(faces),
         islands=islands,
         fill=fill,
-        flipped=d["flipped"],
+        flipped=int(d["flipped"]),
         overlaps=len(uv_overlaps(corner)),
         angle_distortion=d["angle_distortion"],
         angle_distortion_p95=d["angle_distortion_p95"],
         area_distortion=d["area_distortion"],
-        slivers=d["slivers"],
+        slivers=int(d["slivers"]),
         area_m2=d["area_m2"],
     )
     return corner, stats

@@ -14,12 +14,18 @@ context bound to the thread that uses it: create and use it from one thread.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from annotator.surface.llvm_guard import guard_triton
+
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+guard_triton()  # before any OpenGL context loads Mesa's LLVM (see llvm_guard)
 
 
 @dataclass
@@ -198,6 +204,19 @@ class Renderer:
         self._fbo: tuple[int, int, int, int] | None = None
         self._meshes: dict[str, object] = {}
 
+    @contextlib.contextmanager
+    def current(self) -> Iterator[None]:
+        """Make this renderer's OpenGL context current for the duration of the block.
+
+        For passes drawn by other modules (e.g. the synthetic renderer's own shaders) in the
+        same context; like every call on a renderer, only from the thread that created it.
+        """
+        self._offscreen._platform.make_current()
+        try:
+            yield
+        finally:
+            self._offscreen._platform.make_uncurrent()
+
     # -- colour ---------------------------------------------------------------------------
 
     def render_color(
@@ -239,18 +258,19 @@ class Renderer:
         if mesh.texture is not None and mesh.corner_uv is not None:
             flat_v = mesh.vertices[mesh.faces].reshape(-1, 3)
             flat_f = np.arange(len(flat_v)).reshape(-1, 3)
-            visual = trimesh.visual.TextureVisuals(
+            texture = trimesh.visual.TextureVisuals(
                 uv=mesh.corner_uv.reshape(-1, 2),
                 image=_pil(mesh.texture),
             )
-            tm = trimesh.Trimesh(flat_v, flat_f, visual=visual, process=False)
+            tm = trimesh.Trimesh(flat_v, flat_f, visual=texture, process=False)
             return pr.Mesh.from_trimesh(tm, smooth=False)
         tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+        visual: Any = tm.visual
         if mesh.face_colors is not None:
-            tm.visual.face_colors = _rgba(mesh.face_colors)
+            visual.face_colors = _rgba(mesh.face_colors)
             return pr.Mesh.from_trimesh(tm, smooth=False)
         if mesh.vertex_colors is not None:
-            tm.visual.vertex_colors = _rgba(mesh.vertex_colors)
+            visual.vertex_colors = _rgba(mesh.vertex_colors)
         return pr.Mesh.from_trimesh(tm, smooth=mesh.smooth)
 
     # -- ids ------------------------------------------------------------------------------
@@ -392,7 +412,7 @@ class Renderer:
             platform.delete_context()
         self._offscreen._renderer = None
         self._offscreen._platform = None
-        self._offscreen = None  # type: ignore[assignment]
+        self._offscreen = None
         self._program = None
         self._fbo = None
 

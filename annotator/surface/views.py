@@ -31,7 +31,7 @@ from annotator.surface.texture import tiled_uv, uv_grid_texture
 VIEW_AZIMUTHS = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
 VIEW_ELEVATION = 15.0
 #: Bump when the look of the views changes, to invalidate caches.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 #: Coarse part -> (proximal joint, distal joint) of the axis views circle, or None: vertical.
 _PART_AXES: dict[int, tuple[str, str] | None] = {
@@ -109,8 +109,10 @@ class PartView:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Pixel positions ``[N, 2]`` of surface points and whether each is visible ``[N]``.
 
-        A point is visible when it is in the image and no other surface is more than
-        ``tolerance`` metres in front of it.
+        A point is visible when it is in the image, its face turns its outside to the camera
+        (the inside of the skin seen through an opening such as the neck or an arm hole of a
+        part is not the point) and no other surface is more than ``tolerance`` metres in
+        front of it.
         """
         xy, depth = self.camera.project(points.positions(self.vertices, self.faces))
         h, w = self.depth.shape
@@ -118,8 +120,15 @@ class PartView:
         row = np.clip(np.floor(xy[:, 1]).astype(int), 0, h - 1)
         inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
         seen = self.depth[row, col]
-        visible = inside & (seen > 0) & (depth <= seen + tolerance)
+        visible = inside & (seen > 0) & (depth <= seen + tolerance) & self.facing(points)
         return xy, visible
+
+    def facing(self, points: SurfacePoints) -> np.ndarray:
+        """``[N]`` bool: the face of each point turns its outside towards the camera."""
+        corners = self.vertices[self.faces[points.face]]  # [N, 3, 3]
+        normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+        to_eye = self.camera.pose[:3, 3] - corners.mean(axis=1)
+        return np.einsum("nd,nd->n", normal, to_eye) > 0
 
 
 def part_axis(atlas: Atlas, part: int, joints: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -175,6 +184,8 @@ class PartViews:
         cache_dir: where renders are kept; None renders every time.
         renderer: an existing :class:`Renderer` of the same size (else one is made on first
             use, in the calling thread).
+        keep: keep the views of at most this many parts in memory (about 17 MB per part at
+            512 px), dropping the least recently used; None keeps all.
     """
 
     def __init__(
@@ -183,8 +194,10 @@ class PartViews:
         size: int = 512,
         cache_dir: Path | None = None,
         renderer: Renderer | None = None,
+        keep: int | None = None,
     ) -> None:
         self.atlas = atlas
+        self.keep = keep
         self.size = size
         self.cache_dir = cache_dir
         self._renderer = renderer
@@ -243,9 +256,15 @@ class PartViews:
         if style != "skin":
             raise ValueError(f"unknown view style {style!r}: use skin, charts or uvgrid")
         tint = COARSE_COLORS[part].astype(np.float64)
-        skin = np.array([236.0, 214.0, 196.0])
-        color = (0.75 * skin + 0.25 * tint).astype(np.uint8)
+        skin = np.array([214.0, 178.0, 152.0])
+        color = (0.7 * skin + 0.3 * tint).astype(np.uint8)
         return ColorMesh(vertices, faces, vertex_colors=np.tile(color, (len(vertices), 1)))
+
+    def _mesh_key(self, part: int, style: str) -> str:
+        """Name under which the renderer keeps a part's uploaded mesh between renders."""
+        return (
+            f"partview:{self.atlas.body}:{self.atlas.fingerprint}:{id(self.atlas)}:{part}:{style}"
+        )
 
     def render(
         self,
@@ -268,7 +287,10 @@ class PartViews:
         face_ids, faces = self._part_mesh(part)
         cam = self.camera(part, azimuth, elevation)
         mesh = self._mesh(part, faces, face_ids, style)
-        image, depth = self.renderer.render_color([mesh], cam, background=(0.16, 0.17, 0.19))
+        mesh.key = self._mesh_key(part, style)
+        image, depth = self.renderer.render_color(
+            [mesh], cam, background=(0.16, 0.17, 0.19), light_intensity=2.2, ambient=0.25
+        )
         face = np.full(image.shape[:2], -1, np.int32)
         if ids:
             buffer = self.renderer.render_ids([(self.atlas.rest_vertices, faces)], cam)
@@ -276,8 +298,16 @@ class PartViews:
             depth = buffer.depth
         return self._view(part, azimuth, elevation, cam, image, face.astype(np.int32), depth)
 
-    def _view(self, part: int, azimuth: float, elevation: float, *arrays: object) -> PartView:
-        camera, image, face, depth = arrays
+    def _view(
+        self,
+        part: int,
+        azimuth: float,
+        elevation: float,
+        camera: Camera,
+        image: np.ndarray,
+        face: np.ndarray,
+        depth: np.ndarray,
+    ) -> PartView:
         return PartView(
             part,
             azimuth,
@@ -285,7 +315,7 @@ class PartViews:
             camera,
             image,
             face,
-            depth,  # type: ignore[arg-type]
+            depth,
             self.atlas.rest_vertices,
             self.atlas.faces,
         )
@@ -293,12 +323,15 @@ class PartViews:
     def views(self, part: int) -> list[PartView]:
         """The six views of ``part``, from memory, the disk cache, or rendered now."""
         if part in self._memory:
+            self._memory[part] = self._memory.pop(part)  # most recently used last
             return self._memory[part]
         views = self._load(part)
         if views is None:
             views = [self.render(part, az) for az in VIEW_AZIMUTHS]
             self._save(part, views)
         self._memory[part] = views
+        while self.keep is not None and len(self._memory) > max(self.keep, 1):
+            self._memory.pop(next(iter(self._memory)))
         return views
 
     # -- disk cache -----------------------------------------------------------------------

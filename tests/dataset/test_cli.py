@@ -100,6 +100,11 @@ def test_user_errors_are_one_clear_message(
         assert code == 0 and "images" in out
     code, _, err = run(capsys, "project", "import", tmp_path / "p", "--images", tmp_path / "nope")
     assert code == 1 and "not a folder" in err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.jpg").write_bytes(b"not a jpeg")
+    code, _, err = run(capsys, "project", "new", tmp_path / "q", "--images", tmp_path / "bad")
+    assert code == 1 and "x.jpg: image, file: not a readable image" in err
+    assert not (tmp_path / "q").exists()  # no half-made project left to trip over
 
 
 def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:

@@ -289,3 +289,40 @@ def test_masks_keep_their_labels_through_the_box(tmp_path: Path) -> None:
         export_densepose(project, tmp_path / "o.json", min_state=TaskState.SEGMENTED)
     ann = json.loads((tmp_path / "o.json").read_text())["annotations"][0]
     np.testing.assert_array_equal(detectron2_segm(ann["dp_masks"]), labels)
+
+
+WITHOUT_ORJSON = textwrap.dedent(
+    """
+    import sys
+    sys.modules["orjson"] = None  # as on a machine without it: the standard library is used
+    from pathlib import Path
+    from annotator.dataset import jsonio
+    from annotator.dataset.densepose_io import export_densepose, import_densepose
+    from annotator.dataset.store import Project
+    assert jsonio.orjson is None
+    root, images = Path(sys.argv[1]), Path(sys.argv[2])
+    with Project.create(root / "std1") as one:
+        import_densepose(one, root / "in.json", images, surface_from_iuv=None)
+        export_densepose(one, root / "std_a.json")
+    with Project.create(root / "std2") as two:
+        import_densepose(two, root / "std_a.json", images, surface_from_iuv=None)
+        export_densepose(two, root / "std_b.json")
+    """
+)
+
+
+def test_round_trip_without_orjson(tmp_path: Path) -> None:
+    doc = densepose_doc(tmp_path / "imgs", n_images=3, persons_per_image=2)
+    save_json(tmp_path / "in.json", doc)
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ORJSON, str(tmp_path), str(tmp_path / "imgs")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "std_a.json").read_bytes() == (tmp_path / "std_b.json").read_bytes()
+    with Project.create(tmp_path / "fast") as fast:  # and the same data through orjson
+        import_densepose(fast, tmp_path / "in.json", tmp_path / "imgs", surface_from_iuv=None)
+        export_densepose(fast, tmp_path / "fast.json")
+    standard = json.loads((tmp_path / "std_a.json").read_text())
+    assert json.loads((tmp_path / "fast.json").read_text()) == standard

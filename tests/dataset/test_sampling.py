@@ -6,11 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
+from annotator.dataset.errors import AnswersExistError
 from annotator.dataset.records import Box, MaskFrame, PartMask, TaskState
 from annotator.dataset.sampling import (
     SamplingParams,
     points_per_part,
     sample_mask,
+    sample_person,
     sample_project,
 )
 from annotator.dataset.store import Project
@@ -98,3 +100,16 @@ def test_sample_project_skips_answered_unless_forced(project: Project) -> None:
     report = sample_project(project, seed=2, force=True)
     assert report.sampled == 2
     assert project.answers(ids[0], "ann") is None
+
+
+def test_sample_person_stores_the_points(project: Project) -> None:
+    pid = add_person(project)
+    with pytest.raises(ValueError, match="no part mask"):
+        sample_person(project, pid)
+    project.save_part_mask(pid, "ann", PartMask(person_labels(4), 10, 20))
+    points = sample_person(project, pid, seed=5)
+    np.testing.assert_array_equal(project.sample_points(pid).x, points.x)
+    project.save_answer(pid, 0, "ann", not_visible=True)
+    with pytest.raises(AnswersExistError):
+        sample_person(project, pid, seed=6)
+    assert len(sample_person(project, pid, seed=6, force=True)) == len(points)

@@ -332,3 +332,20 @@ def test_old_schema_needs_a_writer_to_upgrade(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SchemaError, match="open it once for writing"):
         Project.open(tmp_path / "p", readonly=True)
+
+
+def test_bulk_points_and_answers(project: Project) -> None:
+    from annotator.dataset.records import Answers
+
+    ids = [add_person(project) for _ in range(3)]
+    items = []
+    for k, pid in enumerate(ids):
+        points = SamplePoints(np.arange(k + 1.0), np.arange(k + 1.0), np.ones(k + 1))
+        answers = Answers.blank("bulk", k + 1)
+        answers.status[0], answers.i[0], answers.u[0], answers.v[0] = 1, 5, 0.25, 0.5
+        items.append((pid, points, answers if k else None))
+    assert project.add_points_and_answers(iter(items), "bulk", chunk=2) == (3, 6)
+    assert len(project.sample_points(ids[2])) == 3
+    assert project.answers(ids[0], "bulk") is None
+    assert project.answers(ids[2], "bulk").i[0] == 5
+    assert project.stats().answers == 2

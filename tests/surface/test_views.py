@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from annotator.surface.atlas import load_atlas
+from annotator.surface.points import SurfacePoints
 from annotator.surface.views import VIEW_AZIMUTHS, PartViews, draw_markers
 
 pytestmark = pytest.mark.slow
@@ -65,3 +66,42 @@ def test_views_are_cached_on_disk(tmp_path):
     third = PartViews(atlas, size=64, cache_dir=tmp_path)
     assert len(third.views(2)) == 6  # re-rendered, not crashed
     third.close()
+
+
+def test_memory_keeps_only_the_most_recent_parts(tmp_path):
+    part_views = PartViews(load_atlas(), size=64, cache_dir=tmp_path, keep=2)
+    first = part_views.views(2)
+    part_views.views(3)
+    assert part_views.views(2) is first  # still in memory, now the most recent
+    part_views.views(4)  # drops part 3, the least recently used
+    assert part_views.views(2) is first
+    again = part_views.views(3)  # back from the disk cache
+    assert len(again) == 6 and (again[0].face == part_views.views(3)[0].face).all()
+    part_views.close()
+
+
+def test_repeated_renders_reuse_the_uploaded_part_mesh(views):
+    first = views.render(12, 30.0, 20.0, ids=False)
+    meshes = dict(views.renderer._meshes)
+    second = views.render(12, 40.0, 20.0, ids=False)
+    assert views.renderer._meshes.keys() == meshes.keys() and len(meshes) >= 1
+    assert (first.image != second.image).any()
+
+
+def test_the_inside_of_the_skin_seen_through_an_opening_is_not_visible(views):
+    atlas = views.atlas
+    faces = np.flatnonzero(atlas.face_coarse == 1)
+    points = SurfacePoints(faces, np.full((len(faces), 3), 1 / 3))
+    through_holes = 0
+    for view in views.views(1):  # the torso: open at the neck, the arms and the legs
+        xy, visible = view.project(points)
+        _, depth = view.camera.project(atlas.positions(points))
+        h, w = view.depth.shape
+        col = np.clip(xy[:, 0].astype(int), 0, w - 1)
+        row = np.clip(xy[:, 1].astype(int), 0, h - 1)
+        first_hit = (view.depth[row, col] > 0) & (depth <= view.depth[row, col] + 0.01)
+        inside = first_hit & ~view.facing(points)
+        through_holes += int(inside.sum())
+        assert not (visible & inside).any()
+        assert (visible == (first_hit & view.facing(points))).all()
+    assert through_holes > 0  # such points exist: the test looks at the right thing
