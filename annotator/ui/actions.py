@@ -61,6 +61,20 @@ class Actions(NamedTuple):
             out.extend(value if isinstance(value, tuple) else [value])
         return out
 
+    def stage1_only(self) -> list[QAction]:
+        """Actions that edit stage 1 (off in stage 2, whose panel has keys of its own)."""
+        return [
+            *self.tools(),
+            *self.parts,
+            self.undo,
+            self.redo,
+            self.delete_person,
+            self.parts_done,
+            self.brush_smaller,
+            self.brush_bigger,
+            self.protect,
+        ]
+
     def tools(self) -> list[QAction]:
         return [self.tool_box, self.tool_brush, self.tool_eraser, self.tool_polygon, self.tool_fill]
 
@@ -95,8 +109,8 @@ def setup_actions(window: QWidget) -> Actions:
         redo=a(window, "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"]),
         delete_person=a(window, "&Delete person", "Del", "Delete the selected person"),
         fit=a(window, "&Fit image", "F"),
-        zoom_in=a(window, "Zoom &in", ["Ctrl+=", "+"]),
-        zoom_out=a(window, "Zoom &out", ["Ctrl+-", "-"]),
+        zoom_in=a(window, "Zoom &in", ["Ctrl+=", "Ctrl++"]),
+        zoom_out=a(window, "Zoom &out", "Ctrl+-"),
         zoom_actual=a(window, "&Actual pixels (100 %)", "Ctrl+0"),
         show_masks=a(window, "Show part &masks", "M", checkable=True),
         show_boxes=a(window, "Show person &boxes", "Shift+B", checkable=True),

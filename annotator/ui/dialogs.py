@@ -25,10 +25,15 @@ from annotator.ui.settings import THEMES, Settings
 class ShortcutsDialog(QDialog):
     """Every keyboard shortcut and mouse gesture of the window."""
 
-    def __init__(self, actions: list[QAction], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        actions: list[QAction],
+        parent: QWidget | None = None,
+        stage2: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        rows: list[tuple[str, str]] = []
+        rows: list[tuple[str, str]] = [("", "Everywhere and in stage 1 (parts)")]
         for action in actions:
             keys = ", ".join(
                 s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()
@@ -36,11 +41,18 @@ class ShortcutsDialog(QDialog):
             if keys:
                 rows.append((keys, action.toolTip().split(" (")[0] or action.text()))
         rows += list(MOUSE_HELP)
+        rows.append(("", "Stage 2 (points)"))
+        rows += stage2 or [("", "(its keys are listed here once stage 2 has been opened)")]
         self.table = QTableWidget(len(rows), 2)
         self.table.setHorizontalHeaderLabels(["Keys / mouse", "Does"])
         for r, (keys, what) in enumerate(rows):
             self.table.setItem(r, 0, QTableWidgetItem(keys))
-            self.table.setItem(r, 1, QTableWidgetItem(what))
+            item = QTableWidgetItem(what)
+            if not keys:  # a section title
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            self.table.setItem(r, 1, item)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()

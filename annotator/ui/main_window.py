@@ -38,7 +38,7 @@ from annotator.ui.projects import ProjectController
 from annotator.ui.session import Session
 from annotator.ui.settings import Settings
 from annotator.ui.stage1 import Stage1Controller
-from annotator.ui.stage2_host import Stage2Host
+from annotator.ui.stage2_host import Stage2Host, stage2_keys
 from annotator.ui.status import StatusBinding
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,7 @@ class MainWindow(QMainWindow):
     def _on_answers(self) -> None:
         if self.session is not None and self.navigator.image_id is not None:
             self._on_persons_changed(self.navigator.image_id)
+            self.boxes.rebuild()  # the panel may have moved the task to "done"
 
     def _on_save_failed(self, message: str) -> None:
         self.status.set_failed()
@@ -285,9 +286,7 @@ class MainWindow(QMainWindow):
         self.actions.stage2.setChecked(stage == 2)
         self.central.stages.setCurrentIndex(stage - 1)
         self.stage1.set_active(stage == 1)
-        editable = stage == 1 and self.session is not None and not self.session.readonly
-        for action in (*self.actions.tools(), self.actions.undo, self.actions.redo):
-            action.setEnabled(editable)
+        _set_editable(self, self.session is not None and not self.session.readonly)
         if stage == 1:
             self.canvas.show_marker(-1, -1)
         else:
@@ -371,7 +370,7 @@ class MainWindow(QMainWindow):
             apply_theme(app, theme)
 
     def show_shortcuts(self) -> None:
-        ShortcutsDialog(self.actions.all(), self).exec()
+        ShortcutsDialog(self.actions.all(), self, stage2_keys()).exec()
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About DensePose Studio", ABOUT)
@@ -555,14 +554,10 @@ def _connect_views(w: MainWindow) -> None:
 
 
 def _set_editable(w: MainWindow, editable: bool) -> None:
+    """Enable what may change the project now (stage-1 keys only in stage 1: stage 2's panel
+    has its own, some on the same keys)."""
     a = w.actions
-    for action in (
-        *a.tools(),
-        a.undo,
-        a.redo,
-        a.delete_person,
-        a.parts_done,
-        a.add_images,
-        a.import_coco,
-    ):
+    for action in (a.add_images, a.import_coco):
         action.setEnabled(editable)
+    for action in a.stage1_only():
+        action.setEnabled(editable and w.stage == 1)

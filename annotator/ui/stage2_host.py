@@ -45,6 +45,13 @@ def load_panel_class() -> tuple[type | None, str]:
     return panel, "" if panel is not None else "annotator.ui.stage2.panel has no Stage2Panel"
 
 
+def stage2_keys() -> list[tuple[str, str]] | None:
+    """The stage-2 panel's keys for the help, if its module is loaded (never imports it)."""
+    module = sys.modules.get(PANEL_MODULE)
+    keys = getattr(module, "SHORTCUTS", None)
+    return list(keys) if keys else None
+
+
 class Stage2Host(QWidget):
     """Holds the stage-2 panel of the open session and binds it to the window.
 
