@@ -26,7 +26,7 @@ OTHER = QColor(255, 255, 255)
 CROWD = QColor(150, 150, 150)
 STATE_MARK = {
     TaskState.TODO: "",
-    TaskState.SEGMENTED: " · parts",
+    TaskState.SEGMENTED: " · segmented",
     TaskState.CORRESPONDED: " · done",
     TaskState.REVIEWED: " · reviewed",
 }

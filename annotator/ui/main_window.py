@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QToolBar,
@@ -289,11 +290,13 @@ class MainWindow(QMainWindow):
         _set_editable(self, self.session is not None and not self.session.readonly)
         if stage == 1:
             self.canvas.show_marker(-1, -1)
+            self.status.set_tool(self.stage1.describe())
         else:
+            self.status.set_tool("stage 2 · points")
             self.stage2.ensure_panel()
         sizes = self.settings.splitter_sizes(stage)
         width = max(self.central.splitter.width(), 800)
-        default = [width - 300, 300] if stage == 1 else [width // 2, width - width // 2]
+        default = [width - 320, 320] if stage == 1 else [width * 7 // 20, width - width * 7 // 20]
         self.central.splitter.setSizes(sizes or default)
         self._update_stage2_task()
 
@@ -417,8 +420,24 @@ class MainWindow(QMainWindow):
 # -- assembly ------------------------------------------------------------------------------
 
 
+class StageStack(QStackedWidget):
+    """A stack sized by its current page only (the stage-2 panel is much wider than the
+    stage-1 panel; the hidden one must not widen the other)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.currentChanged.connect(self._fit_page)
+
+    def _fit_page(self, index: int) -> None:
+        for k in range(self.count()):
+            page = self.widget(k)
+            policy = QSizePolicy.Policy.Preferred if k == index else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
+        self.updateGeometry()
+
+
 def _setup_central(w: MainWindow) -> Central:
-    stages = QStackedWidget()
+    stages = StageStack()
     stages.addWidget(w.stage1_panel)
     stages.addWidget(w.stage2)
     splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -426,6 +445,8 @@ def _setup_central(w: MainWindow) -> Central:
     splitter.addWidget(stages)
     splitter.setStretchFactor(0, 1)
     splitter.setChildrenCollapsible(False)
+    stages.setCurrentIndex(1)
+    stages.setCurrentIndex(0)
     w.setCentralWidget(splitter)
     return Central(splitter, stages)
 
@@ -549,7 +570,7 @@ def _connect_views(w: MainWindow) -> None:
     s1.toolChanged.connect(lambda name: tool_actions[name].setChecked(True))
     s1.protectChanged.connect(w.actions.protect.setChecked)
     for signal in (s1.toolChanged, s1.partChanged, s1.brushChanged):
-        signal.connect(lambda *_: status.set_tool(s1.describe()))
+        signal.connect(lambda *_: w.stage == 1 and status.set_tool(s1.describe()))
     status.set_tool(s1.describe())
 
 

@@ -164,6 +164,8 @@ def run_with_progress(
     job.wait()
     dialog.close()
     dialog.deleteLater()
+    if parent is not None:
+        parent.window().activateWindow()  # keys go back to the window
     outcome = job.outcome or Outcome(False, error="the job did not finish")
     job.deleteLater()
     return outcome
