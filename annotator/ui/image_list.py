@@ -214,13 +214,16 @@ class ImageListPanel(QWidget):
             self.table.horizontalHeader().setSectionResizeMode(
                 col, QHeaderView.ResizeMode.ResizeToContents
             )
-        self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # letter keys stay shortcuts
         self.persons = QListWidget()
         self.persons.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self._layout()
         self.filter.currentIndexChanged.connect(lambda k: self.proxy.set_filter(FILTERS[k]))
         self.search.textChanged.connect(self.proxy.set_text)
         self.table.clicked.connect(self._on_clicked)
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda current, _: current.isValid() and self._on_clicked(current)
+        )
         self.persons.itemClicked.connect(
             lambda item: self.personActivated.emit(int(item.data(Qt.ItemDataRole.UserRole)))
         )

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.dataset.records import Person, TaskState
+from annotator.ui.accuracy_host import AccuracyDock
 from annotator.ui.actions import Actions, setup_actions
 from annotator.ui.app import apply_theme, show_error
 from annotator.ui.boxes import BoxLayer
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.stage2 = Stage2Host(self.canvas, self._on_answers)
         self.central = _setup_central(self)
         self.images_dock = _setup_dock(self)
+        self.accuracy_dock = _setup_accuracy_dock(self)
         self.menus = _setup_menus(self)
         self.toolbar = _setup_toolbar(self)
         self.status = StatusBinding(self.statusBar())
@@ -101,6 +103,7 @@ class MainWindow(QMainWindow):
         """Show another project (None: none); the old one is saved and closed."""
         old, self.session = self.session, session
         self.stage2.set_session(None)
+        self.accuracy_dock.set_session(None)
         if old is not None:
             self._close_session(old)
         self.loader.clear()
@@ -109,6 +112,7 @@ class MainWindow(QMainWindow):
         self.boxes.set_session(session)
         self.overlays.set_session(session)
         self.stage2.set_session(session)
+        self.accuracy_dock.set_session(session)
         self.status.refresh_progress(session)
         if session is None:
             self.status.set_annotator(self.settings.annotator)
@@ -405,6 +409,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._store_settings()
         self.stage2.shutdown()
+        self.accuracy_dock.shutdown()
         if self.session is not None:
             self._close_session(self.session)
             self.session = None
@@ -464,6 +469,16 @@ def _setup_dock(w: MainWindow) -> QDockWidget:
     return dock
 
 
+def _setup_accuracy_dock(w: MainWindow) -> AccuracyDock:
+    dock = AccuracyDock(w)
+    w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    dock.hide()
+    toggle = dock.toggleViewAction()
+    toggle.setShortcut("Ctrl+Shift+A")
+    w.addAction(toggle)
+    return dock
+
+
 def _setup_menus(w: MainWindow) -> Menus:
     a, bar = w.actions, w.menuBar()
     file = bar.addMenu("&File")
@@ -481,6 +496,7 @@ def _setup_menus(w: MainWindow) -> Menus:
     view.addSeparator()
     view.addActions([a.show_masks, a.show_boxes, a.opacity_down, a.opacity_up, a.dark_theme])
     view.addAction(w.images_dock.toggleViewAction())
+    view.addAction(w.accuracy_dock.toggleViewAction())
     go = bar.addMenu("&Go")
     go.addActions([a.prev_image, a.next_image, a.prev_person, a.next_person])
     stage = bar.addMenu("&Stage")
@@ -564,6 +580,7 @@ def _connect_views(w: MainWindow) -> None:
     w.canvas.cursorMoved.connect(status.set_position)
     s1.message.connect(status.message)
     w.stage2.statusMessage.connect(status.message)
+    w.accuracy_dock.statusMessage.connect(status.message)
     tool_actions = dict(
         zip(("box", "brush", "eraser", "polygon", "fill"), w.actions.tools(), strict=True)
     )

@@ -41,6 +41,8 @@ class Navigator(QObject):
 
     def set_image(self, image_id: int | None, person_id: int | None = None) -> None:
         """Show an image; select ``person_id`` or its first person still to do."""
+        if image_id == self.image_id and person_id is None:
+            return
         changed = image_id != self.image_id
         self.image_id = image_id
         if changed:

@@ -219,3 +219,12 @@ def test_settings_fall_back_to_defaults_on_bad_values(tmp_path: Path) -> None:
     settings = Settings(store)
     assert settings.brush_size == 24.0 and settings.theme == "light"
     assert settings.annotator
+
+
+def test_the_accuracy_dock_hosts_the_panel_for_the_open_project(opened, project_path) -> None:
+    assert not opened.accuracy_dock.isVisible()
+    opened.accuracy_dock.toggleViewAction().trigger()
+    panel = opened.accuracy_dock.panel
+    assert panel is not None and panel.project_dir == project_path
+    opened.set_session(None)
+    assert opened.accuracy_dock.panel is None

@@ -223,3 +223,14 @@ def test_zoom_and_pan_keep_the_point_under_the_pointer(opened) -> None:
     assert canvas.image_pos(anchor).x() == pytest.approx(target.x() - 30 / canvas.zoom(), abs=0.5)
     canvas.set_zoom(8.0)
     assert canvas.zoom() == pytest.approx(8.0)
+
+
+def test_arrow_keys_in_the_image_list_change_the_image(opened, qtbot) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    table = opened.image_list.table
+    table.setFocus()
+    QTest.keyClick(table, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: "[2/3]" in opened.windowTitle())
+    assert opened.navigator.image_id == 2
