@@ -147,6 +147,18 @@ class Canvas(QGraphicsView):
         self._fitted = True
         self.zoomChanged.emit(self.zoom())
 
+    def ensure_visible(self, rect: QRectF) -> None:
+        """Fit ``rect`` (image pixels) in the view if part of it is off screen."""
+        view_rect = self.mapToScene(self.viewport().rect()).boundingRect()
+        if rect.isEmpty() or view_rect.contains(rect):
+            return
+        margin = 0.08 * max(rect.width(), rect.height())
+        self.fitInView(
+            rect.adjusted(-margin, -margin, margin, margin), Qt.AspectRatioMode.KeepAspectRatio
+        )
+        self._fitted = False
+        self.zoomChanged.emit(self.zoom())
+
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Set the zoom, keeping the image point under ``anchor`` (view pixels) in place."""
         zoom = min(max(zoom, MIN_ZOOM), MAX_ZOOM)

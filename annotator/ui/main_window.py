@@ -345,6 +345,17 @@ class MainWindow(QMainWindow):
         session.delete_person(pid)
         self.status.message(f"Person #{pid} deleted (Ctrl+Z brings it back).")
 
+    def go_to_person(self, person_id: int | None = None, step: int = 0) -> None:
+        """Select a person from the keyboard or the list, and bring its box into view."""
+        if step:
+            self.navigator.step_person(step)
+        else:
+            self.navigator.set_person(person_id)
+        pid = self.navigator.person_id
+        item = self.boxes.item(pid) if pid is not None else None
+        if item is not None and self.canvas.has_image():
+            self.canvas.ensure_visible(item.rect)
+
     def step_image(self, step: int) -> None:
         if not self.navigator.step_image(step):
             self.status.message("Last image of the list." if step > 0 else "First image.")
@@ -550,8 +561,8 @@ def _connect_actions(w: MainWindow, a: Actions) -> None:
     a.dark_theme.triggered.connect(lambda on: w.set_theme("dark" if on else "light"))
     a.prev_image.triggered.connect(lambda: w.step_image(-1))
     a.next_image.triggered.connect(lambda: w.step_image(1))
-    a.prev_person.triggered.connect(lambda: w.navigator.step_person(-1))
-    a.next_person.triggered.connect(lambda: w.navigator.step_person(1))
+    a.prev_person.triggered.connect(lambda: w.go_to_person(step=-1))
+    a.next_person.triggered.connect(lambda: w.go_to_person(step=1))
     a.stage1.triggered.connect(lambda: w.set_stage(1))
     a.stage2.triggered.connect(lambda: w.set_stage(2))
     a.parts_done.triggered.connect(w._parts_done)
@@ -574,7 +585,7 @@ def _connect_views(w: MainWindow) -> None:
     nav.personChanged.connect(w._on_person_changed)
     w.loader.loaded.connect(w._on_loaded)
     w.image_list.imageActivated.connect(nav.set_image)
-    w.image_list.personActivated.connect(nav.set_person)
+    w.image_list.personActivated.connect(w.go_to_person)
     w.image_list.proxy.layoutChanged.connect(w._update_title)
     w.canvas.zoomChanged.connect(status.set_zoom)
     w.canvas.cursorMoved.connect(status.set_position)

@@ -234,3 +234,13 @@ def test_arrow_keys_in_the_image_list_change_the_image(opened, qtbot) -> None:
     QTest.keyClick(table, Qt.Key.Key_Down)
     qtbot.waitUntil(lambda: "[2/3]" in opened.windowTitle())
     assert opened.navigator.image_id == 2
+
+
+def test_selecting_a_person_off_screen_brings_its_box_into_view(opened) -> None:
+    canvas = opened.canvas
+    canvas.set_zoom(12.0)
+    canvas.centerOn(10, 10)
+    opened.navigator.set_person(None)
+    opened.go_to_person(1)
+    box = opened.boxes.item(1).rect
+    assert canvas.mapToScene(canvas.viewport().rect()).boundingRect().contains(box)
