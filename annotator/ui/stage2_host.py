@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from annotator.dataset.records import TaskState
@@ -147,8 +148,12 @@ class Stage2Host(QWidget):
                 self.panel.shutdown()
             except Exception:
                 log.exception("the stage-2 panel did not shut down cleanly")
+            # Results its render thread sent before stopping must not reach it once the
+            # project closes: drop them, then delete it now rather than later.
+            QCoreApplication.removePostedEvents(self.panel)
             self._layout.removeWidget(self.panel)
-            self.panel.deleteLater()
+            self.panel.setParent(None)
+            shiboken6.delete(self.panel)
             self.panel = None
         self._task = (None, None)
         self._canvas.show_marker(-1, -1)
