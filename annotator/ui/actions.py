@@ -143,7 +143,7 @@ def setup_actions(window: QWidget) -> Actions:
             a(window, f"{COARSE_PARTS[k]}", PART_KEYS[k], f"Paint the {COARSE_PARTS[k]}")
             for k in range(len(COARSE_PARTS))
         ),
-        shortcuts_help=a(window, "&Keyboard shortcuts", ["?", "Ctrl+/"]),
+        shortcuts_help=a(window, "&Keyboard shortcuts", ["?", "Shift+?", "Ctrl+/"]),
         about=a(window, "&About DensePose Studio"),
     )
     for action in actions.tools():

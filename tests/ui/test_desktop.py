@@ -228,3 +228,20 @@ def test_the_accuracy_dock_hosts_the_panel_for_the_open_project(opened, project_
     assert panel is not None and panel.project_dir == project_path
     opened.set_session(None)
     assert opened.accuracy_dock.panel is None
+
+
+@pytest.mark.parametrize(
+    ("key_name", "modifier"),
+    [("Key_Question", "ShiftModifier"), ("Key_Slash", "ControlModifier")],
+)
+def test_the_help_lists_every_key(window, monkeypatch, key_name, modifier) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from annotator.ui.dialogs import ShortcutsDialog
+
+    shown = []
+    monkeypatch.setattr(ShortcutsDialog, "exec", lambda self: shown.append(self.table.rowCount()))
+    window.canvas.setFocus()
+    QTest.keyClick(window.canvas, getattr(Qt.Key, key_name), getattr(Qt.KeyboardModifier, modifier))
+    assert shown and shown[0] > 40
