@@ -119,7 +119,12 @@ class ProjectController(QObject):
         def make(reporter: Reporter) -> Path:
             return Path(ensure_demo_project(progress=reporter, should_stop=reporter.should_stop))
 
-        outcome = run_with_progress(self._parent, "Preparing the demo project", make)
+        self._window.show_empty("")
+        title = (
+            "Preparing the demo project: synthetic people, rendered once.\n"
+            "On a new machine the body model is built first (a few minutes, once)."
+        )
+        outcome = run_with_progress(self._parent, title, make)
         if outcome.cancelled:
             self._window.show_empty("Demo project not created (cancelled).")
             return False
