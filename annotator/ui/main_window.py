@@ -1,5 +1,6 @@
-"""The main window. It only assembles: actions, menus, docks and panels come from small
-``_setup_*`` functions and binding classes; what they do lives in their own modules.
+"""The main window. It only assembles: actions, menus, docks and panels come from the small
+``setup_*`` functions of :mod:`annotator.ui.window_setup` and from binding classes; what they
+do lives in their own modules.
 
 Layout: the image list dock on the left; in the middle the canvas and, beside it, the panel
 of the current stage ("1 Parts": the palette and tools; "2 Points": the stage-2 panel).
@@ -8,25 +9,17 @@ of the current stage ("1 Parts": the palette and tools; "2 Points": the stage-2 
 from __future__ import annotations
 
 import logging
-from typing import NamedTuple
 
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QDockWidget,
     QMainWindow,
-    QMenu,
     QMessageBox,
-    QSizePolicy,
-    QSplitter,
-    QStackedWidget,
-    QToolBar,
 )
 
 from annotator.dataset.records import Person, TaskState
-from annotator.ui.accuracy_host import AccuracyDock
-from annotator.ui.actions import Actions, setup_actions
+from annotator.ui.actions import setup_actions
 from annotator.ui.app import apply_theme, show_error
 from annotator.ui.boxes import BoxLayer
 from annotator.ui.canvas import Canvas
@@ -42,24 +35,17 @@ from annotator.ui.settings import Settings
 from annotator.ui.stage1 import Stage1Controller
 from annotator.ui.stage2_host import Stage2Host, stage2_keys
 from annotator.ui.status import StatusBinding
+from annotator.ui.window_setup import (
+    connect_actions,
+    set_editable,
+    setup_accuracy_dock,
+    setup_central,
+    setup_dock,
+    setup_menus,
+    setup_toolbar,
+)
 
 log = logging.getLogger(__name__)
-
-
-class Central(NamedTuple):
-    splitter: QSplitter
-    stages: QStackedWidget
-
-
-class Menus(NamedTuple):
-    file: QMenu
-    recent: QMenu
-    edit: QMenu
-    view: QMenu
-    go: QMenu
-    stage: QMenu
-    tools: QMenu
-    help: QMenu
 
 
 class MainWindow(QMainWindow):
@@ -85,15 +71,15 @@ class MainWindow(QMainWindow):
             self.stage1, self.overlays, self.actions.tools(), self.actions.parts_done
         )
         self.stage2 = Stage2Host(self.canvas, self._on_answers)
-        self.central = _setup_central(self)
-        self.images_dock = _setup_dock(self)
-        self.accuracy_dock = _setup_accuracy_dock(self)
-        self.menus = _setup_menus(self)
-        self.toolbar = _setup_toolbar(self)
+        self.central = setup_central(self)
+        self.images_dock = setup_dock(self)
+        self.accuracy_dock = setup_accuracy_dock(self)
+        self.menus = setup_menus(self)
+        self.toolbar = setup_toolbar(self)
         self.status = StatusBinding(self.statusBar())
         self.projects = ProjectController(self, settings)
-        _connect_actions(self, self.actions)
-        _connect_views(self)
+        connect_actions(self, self.actions)
+        self._connect_views()
         self._restore_settings()
         self.set_session(None)
 
@@ -126,7 +112,7 @@ class MainWindow(QMainWindow):
         session.saveFailed.connect(self._on_save_failed)
         self.status.set_annotator(session.annotator, session.readonly)
         self.status.set_saving(False)
-        _set_editable(self, not session.readonly)
+        set_editable(self, not session.readonly)
         ids = self.image_list.ordered_ids()
         last = self.settings.last_image(session.path)
         if ids:
@@ -291,7 +277,7 @@ class MainWindow(QMainWindow):
         self.actions.stage2.setChecked(stage == 2)
         self.central.stages.setCurrentIndex(stage - 1)
         self.stage1.set_active(stage == 1)
-        _set_editable(self, self.session is not None and not self.session.readonly)
+        set_editable(self, self.session is not None and not self.session.readonly)
         if stage == 1:
             self.canvas.show_marker(-1, -1)
             self.status.set_tool(self.stage1.describe())
@@ -315,7 +301,7 @@ class MainWindow(QMainWindow):
         if session.label_map(pid).any():
             session.set_state(pid, TaskState.SEGMENTED)
 
-    def _parts_done(self) -> None:
+    def parts_done(self) -> None:
         if self.stage1.parts_done():
             self.set_stage(2)
 
@@ -393,6 +379,29 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         QMessageBox.about(self, "About DensePose Studio", ABOUT)
 
+    def _connect_views(self) -> None:
+        """Bind the views to the navigator, the loader and the status bar."""
+        nav, s1, status = self.navigator, self.stage1, self.status
+        nav.imageChanged.connect(self._on_image_changed)
+        nav.personChanged.connect(self._on_person_changed)
+        self.loader.loaded.connect(self._on_loaded)
+        self.image_list.imageActivated.connect(nav.set_image)
+        self.image_list.personActivated.connect(self.go_to_person)
+        self.image_list.proxy.layoutChanged.connect(self._update_title)
+        self.canvas.zoomChanged.connect(status.set_zoom)
+        self.canvas.cursorMoved.connect(status.set_position)
+        s1.message.connect(status.message)
+        self.stage2.statusMessage.connect(status.message)
+        self.accuracy_dock.statusMessage.connect(status.message)
+        tool_actions = dict(
+            zip(("box", "brush", "eraser", "polygon", "fill"), self.actions.tools(), strict=True)
+        )
+        s1.toolChanged.connect(lambda name: tool_actions[name].setChecked(True))
+        s1.protectChanged.connect(self.actions.protect.setChecked)
+        for signal in (s1.toolChanged, s1.partChanged, s1.brushChanged):
+            signal.connect(lambda *_: self.stage == 1 and status.set_tool(s1.describe()))
+        status.set_tool(s1.describe())
+
     # -- settings and closing --------------------------------------------------------------
 
     def _restore_settings(self) -> None:
@@ -431,182 +440,3 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
         if event.type() == QEvent.Type.ActivationChange and self.session is not None:
             self.session.flush()  # leaving the window: everything is on disk
-
-
-# -- assembly ------------------------------------------------------------------------------
-
-
-class StageStack(QStackedWidget):
-    """A stack sized by its current page only (the stage-2 panel is much wider than the
-    stage-1 panel; the hidden one must not widen the other)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.currentChanged.connect(self._fit_page)
-
-    def _fit_page(self, index: int) -> None:
-        for k in range(self.count()):
-            page = self.widget(k)
-            policy = QSizePolicy.Policy.Preferred if k == index else QSizePolicy.Policy.Ignored
-            page.setSizePolicy(policy, policy)
-        self.updateGeometry()
-
-
-def _setup_central(w: MainWindow) -> Central:
-    stages = StageStack()
-    stages.addWidget(w.stage1_panel)
-    stages.addWidget(w.stage2)
-    splitter = QSplitter(Qt.Orientation.Horizontal)
-    splitter.addWidget(w.canvas)
-    splitter.addWidget(stages)
-    splitter.setStretchFactor(0, 1)
-    splitter.setChildrenCollapsible(False)
-    stages.setCurrentIndex(1)
-    stages.setCurrentIndex(0)
-    w.setCentralWidget(splitter)
-    return Central(splitter, stages)
-
-
-def _setup_dock(w: MainWindow) -> QDockWidget:
-    dock = QDockWidget("Images", w)
-    dock.setObjectName("images-dock")
-    dock.setWidget(w.image_list)
-    dock.setFeatures(
-        QDockWidget.DockWidgetFeature.DockWidgetMovable
-        | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-    )
-    w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-    w.resizeDocks([dock], [320], Qt.Orientation.Horizontal)
-    return dock
-
-
-def _setup_accuracy_dock(w: MainWindow) -> AccuracyDock:
-    dock = AccuracyDock(w)
-    w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    dock.hide()
-    toggle = dock.toggleViewAction()
-    toggle.setShortcut("Ctrl+Shift+A")
-    w.addAction(toggle)
-    return dock
-
-
-def _setup_menus(w: MainWindow) -> Menus:
-    a, bar = w.actions, w.menuBar()
-    file = bar.addMenu("&File")
-    file.addActions([a.new_project, a.open_project])
-    recent = file.addMenu("Open &recent")
-    file.addAction(a.open_demo)
-    file.addSeparator()
-    file.addActions([a.add_images, a.import_coco])
-    file.addSeparator()
-    file.addActions([a.settings, a.quit])
-    edit = bar.addMenu("&Edit")
-    edit.addActions([a.undo, a.redo, a.delete_person])
-    view = bar.addMenu("&View")
-    view.addActions([a.fit, a.zoom_in, a.zoom_out, a.zoom_actual])
-    view.addSeparator()
-    view.addActions([a.show_masks, a.show_boxes, a.opacity_down, a.opacity_up, a.dark_theme])
-    view.addAction(w.images_dock.toggleViewAction())
-    view.addAction(w.accuracy_dock.toggleViewAction())
-    go = bar.addMenu("&Go")
-    go.addActions([a.prev_image, a.next_image, a.prev_person, a.next_person])
-    stage = bar.addMenu("&Stage")
-    stage.addActions([a.stage1, a.stage2, a.parts_done])
-    tools = bar.addMenu("&Tools")
-    tools.addActions(a.tools())
-    tools.addSeparator()
-    tools.addActions([a.brush_smaller, a.brush_bigger, a.protect])
-    parts = tools.addMenu("&Part")
-    parts.addActions(list(a.parts))
-    help_menu = bar.addMenu("&Help")
-    help_menu.addActions([a.shortcuts_help, a.about])
-    recent.aboutToShow.connect(lambda: w.projects.fill_recent_menu(recent))
-    return Menus(file, recent, edit, view, go, stage, tools, help_menu)
-
-
-def _setup_toolbar(w: MainWindow) -> QToolBar:
-    a = w.actions
-    bar = QToolBar("Main")
-    bar.setObjectName("main-toolbar")
-    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    bar.addActions([a.stage1, a.stage2])
-    bar.addSeparator()
-    bar.addActions([a.prev_image, a.next_image])
-    bar.addSeparator()
-    bar.addActions(a.tools())
-    bar.addSeparator()
-    bar.addActions([a.undo, a.redo, a.fit])
-    w.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
-    return bar
-
-
-def _connect_actions(w: MainWindow, a: Actions) -> None:
-    p = w.projects
-    a.new_project.triggered.connect(lambda: p.new_dialog())
-    a.open_project.triggered.connect(p.open_dialog)
-    a.open_demo.triggered.connect(p.open_demo)
-    a.add_images.triggered.connect(lambda: p.add_images())
-    a.import_coco.triggered.connect(lambda: p.import_coco())
-    a.settings.triggered.connect(w.show_settings)
-    a.quit.triggered.connect(w.close)
-    a.undo.triggered.connect(lambda: w.session and w.session.undo_group.undo())
-    a.redo.triggered.connect(lambda: w.session and w.session.undo_group.redo())
-    a.delete_person.triggered.connect(w.delete_person)
-    a.fit.triggered.connect(w.canvas.fit)
-    a.zoom_in.triggered.connect(lambda: w.canvas.zoom_by(1.25))
-    a.zoom_out.triggered.connect(lambda: w.canvas.zoom_by(0.8))
-    a.zoom_actual.triggered.connect(lambda: w.canvas.set_zoom(1.0))
-    a.show_masks.toggled.connect(w.overlays.set_shown)
-    a.show_boxes.toggled.connect(w.boxes.set_visible)
-    a.dark_theme.triggered.connect(lambda on: w.set_theme("dark" if on else "light"))
-    a.prev_image.triggered.connect(lambda: w.step_image(-1))
-    a.next_image.triggered.connect(lambda: w.step_image(1))
-    a.prev_person.triggered.connect(lambda: w.go_to_person(step=-1))
-    a.next_person.triggered.connect(lambda: w.go_to_person(step=1))
-    a.stage1.triggered.connect(lambda: w.set_stage(1))
-    a.stage2.triggered.connect(lambda: w.set_stage(2))
-    a.parts_done.triggered.connect(w._parts_done)
-    for name, action in zip(("box", "brush", "eraser", "polygon", "fill"), a.tools(), strict=True):
-        action.triggered.connect(lambda _=False, n=name: w.stage1.set_tool(n))
-    a.brush_smaller.triggered.connect(lambda: w.stage1.grow_brush(-1))
-    a.brush_bigger.triggered.connect(lambda: w.stage1.grow_brush(1))
-    a.opacity_down.triggered.connect(lambda: w.change_opacity(-0.1))
-    a.opacity_up.triggered.connect(lambda: w.change_opacity(0.1))
-    a.protect.toggled.connect(w.stage1.set_protect)
-    for k, action in enumerate(a.parts):
-        action.triggered.connect(lambda _=False, part=k + 1: w.stage1.set_part(part))
-    a.shortcuts_help.triggered.connect(w.show_shortcuts)
-    a.about.triggered.connect(w.show_about)
-
-
-def _connect_views(w: MainWindow) -> None:
-    nav, s1, status = w.navigator, w.stage1, w.status
-    nav.imageChanged.connect(w._on_image_changed)
-    nav.personChanged.connect(w._on_person_changed)
-    w.loader.loaded.connect(w._on_loaded)
-    w.image_list.imageActivated.connect(nav.set_image)
-    w.image_list.personActivated.connect(w.go_to_person)
-    w.image_list.proxy.layoutChanged.connect(w._update_title)
-    w.canvas.zoomChanged.connect(status.set_zoom)
-    w.canvas.cursorMoved.connect(status.set_position)
-    s1.message.connect(status.message)
-    w.stage2.statusMessage.connect(status.message)
-    w.accuracy_dock.statusMessage.connect(status.message)
-    tool_actions = dict(
-        zip(("box", "brush", "eraser", "polygon", "fill"), w.actions.tools(), strict=True)
-    )
-    s1.toolChanged.connect(lambda name: tool_actions[name].setChecked(True))
-    s1.protectChanged.connect(w.actions.protect.setChecked)
-    for signal in (s1.toolChanged, s1.partChanged, s1.brushChanged):
-        signal.connect(lambda *_: w.stage == 1 and status.set_tool(s1.describe()))
-    status.set_tool(s1.describe())
-
-
-def _set_editable(w: MainWindow, editable: bool) -> None:
-    """Enable what may change the project now (stage-1 keys only in stage 1: stage 2's panel
-    has its own, some on the same keys)."""
-    a = w.actions
-    for action in (a.add_images, a.import_coco):
-        action.setEnabled(editable)
-    for action in a.stage1_only():
-        action.setEnabled(editable and w.stage == 1)
