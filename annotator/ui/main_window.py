@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
         self.loader.loaded.connect(self._on_loaded)
         self.image_list.imageActivated.connect(nav.set_image)
         self.image_list.personActivated.connect(self.go_to_person)
-        self.image_list.proxy.layoutChanged.connect(self._update_title)
+        self.image_list.model.modelReset.connect(self._update_title)
         self.canvas.zoomChanged.connect(status.set_zoom)
         self.canvas.cursorMoved.connect(status.set_position)
         s1.message.connect(status.message)

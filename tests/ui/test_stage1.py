@@ -244,3 +244,16 @@ def test_selecting_a_person_off_screen_brings_its_box_into_view(opened) -> None:
     opened.go_to_person(1)
     box = opened.boxes.item(1).rect
     assert canvas.mapToScene(canvas.viewport().rect()).boundingRect().contains(box)
+
+
+def test_a_finished_image_stays_listed_until_the_filter_changes(opened, qtbot) -> None:
+    opened.image_list.set_filter("to do")
+    assert opened.image_list.ordered_ids() == [1, 2, 3]
+    drag(opened, [(150, 60), (170, 60)])
+    key(opened, "Ctrl+Return")  # image 1 is now segmented
+    assert opened.image_list.ordered_ids() == [1, 2, 3]
+    assert opened.image_list.model.row(1).state == "segmented"
+    key(opened, "D")
+    assert opened.navigator.image_id == 2
+    opened.image_list.set_filter("to do")
+    assert opened.image_list.ordered_ids() == [2, 3]
