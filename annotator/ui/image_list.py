@@ -237,9 +237,7 @@ class ImageListPanel(QWidget):
         self.filter.activated.connect(lambda k: self.model.set_filter(FILTERS[k]))
         self.search.textChanged.connect(self.model.set_text)
         self.table.clicked.connect(self._on_clicked)
-        self.table.selectionModel().currentRowChanged.connect(
-            lambda current, _: current.isValid() and self._on_clicked(current)
-        )
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.persons.itemClicked.connect(
             lambda item: self.personActivated.emit(int(item.data(Qt.ItemDataRole.UserRole)))
         )
@@ -303,6 +301,10 @@ class ImageListPanel(QWidget):
             if person.id == current:
                 item.setSelected(True)
                 self.persons.setCurrentItem(item)
+
+    def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self._on_clicked(current)
 
     def _on_clicked(self, index: QModelIndex) -> None:
         self.imageActivated.emit(int(index.data(Qt.ItemDataRole.UserRole)))

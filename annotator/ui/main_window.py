@@ -66,9 +66,9 @@ class MainWindow(QMainWindow):
         self.stage1 = Stage1Controller(
             self.canvas, self.navigator, self.boxes, lambda: self.session, self
         )
-        self.actions = setup_actions(self)
+        self.acts = setup_actions(self)
         self.stage1_panel = Stage1Panel(
-            self.stage1, self.overlays, self.actions.tools(), self.actions.parts_done
+            self.stage1, self.overlays, self.acts.tools(), self.acts.parts_done
         )
         self.stage2 = Stage2Host(self.canvas, self._on_answers)
         self.central = setup_central(self)
@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self.toolbar = setup_toolbar(self)
         self.status = StatusBinding(self.statusBar())
         self.projects = ProjectController(self, settings)
-        connect_actions(self, self.actions)
+        connect_actions(self, self.acts)
         self._connect_views()
         self._restore_settings()
         self.set_session(None)
@@ -273,8 +273,8 @@ class MainWindow(QMainWindow):
         self._save_splitter()
         self.stage = stage
         self.settings.stage = stage
-        self.actions.stage1.setChecked(stage == 1)
-        self.actions.stage2.setChecked(stage == 2)
+        self.acts.stage1.setChecked(stage == 1)
+        self.acts.stage2.setChecked(stage == 2)
         self.central.stages.setCurrentIndex(stage - 1)
         self.stage1.set_active(stage == 1)
         set_editable(self, self.session is not None and not self.session.readonly)
@@ -324,6 +324,14 @@ class MainWindow(QMainWindow):
 
     # -- small commands --------------------------------------------------------------------
 
+    def undo(self) -> None:
+        if self.session is not None:
+            self.session.undo_group.undo()
+
+    def redo(self) -> None:
+        if self.session is not None:
+            self.session.undo_group.redo()
+
     def delete_person(self) -> None:
         session, pid = self.session, self.navigator.person_id
         if session is None or pid is None or session.readonly or self.stage != 1:
@@ -368,13 +376,13 @@ class MainWindow(QMainWindow):
 
     def set_theme(self, theme: str) -> None:
         self.settings.theme = theme
-        self.actions.dark_theme.setChecked(theme == "dark")
+        self.acts.dark_theme.setChecked(theme == "dark")
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, theme)
 
     def show_shortcuts(self) -> None:
-        ShortcutsDialog(self.actions.all(), self, stage2_keys()).exec()
+        ShortcutsDialog(self.acts.all(), self, stage2_keys()).exec()
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About DensePose Studio", ABOUT)
@@ -394,13 +402,17 @@ class MainWindow(QMainWindow):
         self.stage2.statusMessage.connect(status.message)
         self.accuracy_dock.statusMessage.connect(status.message)
         tool_actions = dict(
-            zip(("box", "brush", "eraser", "polygon", "fill"), self.actions.tools(), strict=True)
+            zip(("box", "brush", "eraser", "polygon", "fill"), self.acts.tools(), strict=True)
         )
         s1.toolChanged.connect(lambda name: tool_actions[name].setChecked(True))
-        s1.protectChanged.connect(self.actions.protect.setChecked)
+        s1.protectChanged.connect(self.acts.protect.setChecked)
         for signal in (s1.toolChanged, s1.partChanged, s1.brushChanged):
-            signal.connect(lambda *_: self.stage == 1 and status.set_tool(s1.describe()))
+            signal.connect(self._show_tool)
         status.set_tool(s1.describe())
+
+    def _show_tool(self, *_: object) -> None:
+        if self.stage == 1:
+            self.status.set_tool(self.stage1.describe())
 
     # -- settings and closing --------------------------------------------------------------
 
@@ -415,7 +427,7 @@ class MainWindow(QMainWindow):
         self.stage1.set_brush_size(self.settings.brush_size)
         self.stage1.set_protect(self.settings.protect_parts)
         self.stage1_panel.brush.opacity.setValue(round(self.settings.opacity * 100))
-        self.actions.dark_theme.setChecked(self.settings.theme == "dark")
+        self.acts.dark_theme.setChecked(self.settings.theme == "dark")
         self.set_stage(1)
 
     def _store_settings(self) -> None:

@@ -79,7 +79,7 @@ class Session(QObject):
         try:
             self.saver.close()
         finally:
-            self.undo_group.setActiveStack(None)
+            self.undo_group.setActiveStack(None)  # type: ignore[arg-type]  # nullptr is valid
             self.project.close()
 
     def flush(self) -> None:

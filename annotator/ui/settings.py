@@ -107,7 +107,8 @@ class Settings:
         value = self._s.value("projects/recent", [])
         if isinstance(value, str):
             value = [value]
-        return [str(v) for v in (value or []) if v]
+        items = value if isinstance(value, list) else []
+        return [str(v) for v in items if v]
 
     def add_recent(self, path: str) -> None:
         """Put ``path`` first in the recent projects."""

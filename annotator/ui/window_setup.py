@@ -45,7 +45,8 @@ class StageStack(QStackedWidget):
         for k in range(self.count()):
             page = self.widget(k)
             policy = QSizePolicy.Policy.Preferred if k == index else QSizePolicy.Policy.Ignored
-            page.setSizePolicy(policy, policy)
+            if page is not None:
+                page.setSizePolicy(policy, policy)
         self.updateGeometry()
 
 
@@ -88,7 +89,7 @@ def setup_accuracy_dock(w: MainWindow) -> AccuracyDock:
 
 
 def setup_menus(w: MainWindow) -> Menus:
-    a, bar = w.actions, w.menuBar()
+    a, bar = w.acts, w.menuBar()
     file = bar.addMenu("&File")
     file.addActions([a.new_project, a.open_project])
     recent = file.addMenu("Open &recent")
@@ -122,7 +123,7 @@ def setup_menus(w: MainWindow) -> Menus:
 
 
 def setup_toolbar(w: MainWindow) -> QToolBar:
-    a = w.actions
+    a = w.acts
     bar = QToolBar("Main")
     bar.setObjectName("main-toolbar")
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -146,8 +147,8 @@ def connect_actions(w: MainWindow, a: Actions) -> None:
     a.import_coco.triggered.connect(lambda: p.import_coco())
     a.settings.triggered.connect(w.show_settings)
     a.quit.triggered.connect(w.close)
-    a.undo.triggered.connect(lambda: w.session and w.session.undo_group.undo())
-    a.redo.triggered.connect(lambda: w.session and w.session.undo_group.redo())
+    a.undo.triggered.connect(w.undo)
+    a.redo.triggered.connect(w.redo)
     a.delete_person.triggered.connect(w.delete_person)
     a.fit.triggered.connect(w.canvas.fit)
     a.zoom_in.triggered.connect(lambda: w.canvas.zoom_by(1.25))
@@ -179,7 +180,7 @@ def connect_actions(w: MainWindow, a: Actions) -> None:
 def set_editable(w: MainWindow, editable: bool) -> None:
     """Enable what may change the project now (stage-1 keys only in stage 1: stage 2's panel
     has its own, some on the same keys)."""
-    a = w.actions
+    a = w.acts
     for action in (a.add_images, a.import_coco):
         action.setEnabled(editable)
     for action in a.stage1_only():

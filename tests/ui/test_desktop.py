@@ -108,7 +108,7 @@ def test_a_locked_project_opens_read_only_on_request(
         qtbot.waitUntil(window.canvas.has_image)
         drag(window, [(150, 60), (170, 60)])
         assert not window.session.label_map(1).any()
-        assert not window.actions.tool_brush.isEnabled()
+        assert not window.acts.tool_brush.isEnabled()
     finally:
         holder.close()
 

@@ -213,7 +213,7 @@ def test_keys_change_part_brush_and_opacity(opened) -> None:
 
 def test_zoom_and_pan_keep_the_point_under_the_pointer(opened) -> None:
     canvas = opened.canvas
-    opened.actions.fit.trigger()
+    opened.acts.fit.trigger()
     anchor = canvas.view_pos(canvas.image_pos(canvas.viewport().rect().center()))
     target = canvas.image_pos(anchor)
     canvas.zoom_by(4.0, anchor)
