@@ -44,6 +44,7 @@ from annotator.ui.window_setup import (
     setup_menus,
     setup_toolbar,
 )
+from annotator.ui.workers import cancel_running
 
 log = logging.getLogger(__name__)
 
@@ -439,6 +440,10 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if cancel_running():  # close once the work in progress has stopped
+            self.status.message("Stopping the work in progress; close again when it is done.")
+            event.ignore()
+            return
         self._store_settings()
         self.stage2.shutdown()
         self.accuracy_dock.shutdown()

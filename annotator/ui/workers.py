@@ -85,6 +85,17 @@ class Outcome:
     details: str = ""
 
 
+#: Jobs running now (the window does not close under one).
+RUNNING: set[Job] = set()
+
+
+def cancel_running() -> bool:
+    """Ask every running job to stop; True if there was any."""
+    for job in list(RUNNING):
+        job.reporter.stop()
+    return bool(RUNNING)
+
+
 class Job(QThread):
     """Runs ``fn(reporter)`` on its own thread; signals arrive on the UI thread."""
 
@@ -158,10 +169,14 @@ def run_with_progress(
     job.progressed.connect(on_progress)
     job.ended.connect(lambda _: loop.quit())
     dialog.canceled.connect(on_cancel)
+    RUNNING.add(job)
     job.start()
-    if not job.isFinished():
-        loop.exec()
-    job.wait()
+    try:
+        if not job.isFinished():
+            loop.exec()
+        job.wait()
+    finally:
+        RUNNING.discard(job)
     dialog.close()
     dialog.deleteLater()
     if parent is not None:

@@ -245,3 +245,22 @@ def test_the_help_lists_every_key(window, monkeypatch, key_name, modifier) -> No
     window.canvas.setFocus()
     QTest.keyClick(window.canvas, getattr(Qt.Key, key_name), getattr(Qt.KeyboardModifier, modifier))
     assert shown and shown[0] > 40
+
+
+def test_closing_during_long_work_stops_it_first(window, qtbot) -> None:
+    from PySide6.QtCore import QTimer
+
+    from annotator.ui.workers import run_with_progress
+
+    def slow(reporter):
+        while not reporter.should_stop():
+            reporter("waiting", 0, 1)
+            import time
+
+            time.sleep(0.01)
+
+    QTimer.singleShot(100, window.close)
+    outcome = run_with_progress(window, "Testing", slow)
+    assert outcome.cancelled and window.isVisible()
+    window.close()
+    assert not window.isVisible()
