@@ -218,6 +218,12 @@ class FillTool(CanvasTool):
         if label_map is None:
             return
         value = 0 if event.button() == Qt.MouseButton.RightButton else self._ctx.part
+        allowed = self._ctx.paint_over(value == 0)
+        col, row = int(pos.x()) - label_map.x0, int(pos.y()) - label_map.y0
+        h, w = label_map.labels.shape
+        inside = 0 <= col < w and 0 <= row < h
+        if allowed is not None and inside and int(label_map.labels[row, col]) not in allowed:
+            return  # a protected part
         patch = flood_fill(label_map, pos.x(), pos.y(), value)
         if patch is not None:
             self._ctx.painted(patch.rect)

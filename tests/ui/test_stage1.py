@@ -257,3 +257,19 @@ def test_a_finished_image_stays_listed_until_the_filter_changes(opened, qtbot) -
     assert opened.navigator.image_id == 2
     opened.image_list.set_filter("to do")
     assert opened.image_list.ordered_ids() == [2, 3]
+
+
+def test_flood_fill_leaves_protected_parts_alone(opened, project_path, qtbot) -> None:
+    pid = opened.navigator.person_id
+    opened.stage1.set_brush_size(20)
+    drag(opened, [(140, 100), (180, 100)])  # torso
+    key(opened, "L")
+    key(opened, "G")
+    key(opened, "3")
+    click(opened, 160, 100)  # on the torso: protected
+    saved(opened, qtbot)
+    assert stored_labels(project_path, pid)[100, 160] == 1
+    click(opened, 160, 40)  # on unpainted pixels: filled
+    saved(opened, qtbot)
+    labels = stored_labels(project_path, pid)
+    assert labels[40, 160] == 3 and labels[100, 160] == 1
