@@ -47,7 +47,7 @@ from annotator.dataset.coco_import import (
 )
 from annotator.dataset.records import Answers, AnswerStatus, MaskFrame, TaskState
 from annotator.dataset.store_tasks import ExportItem
-from annotator.surface.parts import FINE_TO_COARSE
+from annotator.surface.parts import COCO_KEYPOINTS, COCO_SKELETON, FINE_TO_COARSE
 from annotator.surface.points import SurfacePoints
 
 Progress = Callable[[str, int, int], None]
@@ -60,46 +60,8 @@ PERSON_CATEGORY: dict[str, Any] = {
     "supercategory": "person",
     "id": 1,
     "name": "person",
-    "keypoints": [
-        "nose",
-        "left_eye",
-        "right_eye",
-        "left_ear",
-        "right_ear",
-        "left_shoulder",
-        "right_shoulder",
-        "left_elbow",
-        "right_elbow",
-        "left_wrist",
-        "right_wrist",
-        "left_hip",
-        "right_hip",
-        "left_knee",
-        "right_knee",
-        "left_ankle",
-        "right_ankle",
-    ],
-    "skeleton": [
-        [16, 14],
-        [14, 12],
-        [17, 15],
-        [15, 13],
-        [12, 13],
-        [6, 12],
-        [7, 13],
-        [6, 7],
-        [6, 8],
-        [7, 9],
-        [8, 10],
-        [9, 11],
-        [2, 3],
-        [1, 2],
-        [1, 3],
-        [2, 4],
-        [3, 5],
-        [4, 6],
-        [5, 7],
-    ],
+    "keypoints": list(COCO_KEYPOINTS),
+    "skeleton": [list(pair) for pair in COCO_SKELETON],
 }
 
 

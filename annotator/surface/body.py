@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from annotator.surface.parts import N_COARSE
+from annotator.surface.parts import COCO_KEYPOINTS, N_COARSE
 
 #: Joint names shared by every backend (the person's own left and right).
 JOINT_NAMES: tuple[str, ...] = (
@@ -47,27 +47,6 @@ JOINT_NAMES: tuple[str, ...] = (
     "right_shoulder",
     "right_elbow",
     "right_wrist",
-)
-
-#: The 17 COCO keypoints, in COCO order.
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
 )
 
 

@@ -135,3 +135,48 @@ def fine_name(i: int) -> str:
     if not 1 <= i <= N_FINE:
         raise ValueError(f"chart index must be in 1..{N_FINE}, got {i}")
     return FINE_PARTS[i - 1]
+
+
+#: The 17 COCO person keypoints, in COCO order.
+COCO_KEYPOINTS: tuple[str, ...] = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+
+#: COCO's person skeleton: pairs of 1-based keypoint numbers.
+COCO_SKELETON: tuple[tuple[int, int], ...] = (
+    (16, 14),
+    (14, 12),
+    (17, 15),
+    (15, 13),
+    (12, 13),
+    (6, 12),
+    (7, 13),
+    (6, 7),
+    (6, 8),
+    (7, 9),
+    (8, 10),
+    (9, 11),
+    (2, 3),
+    (1, 2),
+    (1, 3),
+    (2, 4),
+    (3, 5),
+    (4, 6),
+    (5, 7),
+)

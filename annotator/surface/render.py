@@ -161,36 +161,6 @@ class ColorMesh:
     key: str | None = None
 
 
-_ID_VERTEX_SHADER = """
-#version 330 core
-layout(location = 0) in vec3 position;
-layout(location = 1) in vec3 corner;
-uniform mat4 view;
-uniform mat4 projection;
-out vec3 v_bary;
-out float v_depth;
-void main() {
-    vec4 p = view * vec4(position, 1.0);
-    v_bary = corner;
-    v_depth = -p.z;
-    gl_Position = projection * p;
-}
-"""
-
-_ID_FRAGMENT_SHADER = """
-#version 330 core
-in vec3 v_bary;
-in float v_depth;
-uniform int instance;
-layout(location = 0) out ivec2 ids;
-layout(location = 1) out vec4 geometry;
-void main() {
-    ids = ivec2(instance, gl_PrimitiveID);
-    geometry = vec4(v_bary, v_depth);
-}
-"""
-
-
 class Renderer:
     """An offscreen renderer of a fixed image size (one OpenGL context, one thread)."""
 
@@ -200,8 +170,7 @@ class Renderer:
         self.width, self.height = int(width), int(height)
         self._pyrender = pyrender
         self._offscreen = pyrender.OffscreenRenderer(self.width, self.height)
-        self._program: int | None = None
-        self._fbo: tuple[int, int, int, int] | None = None
+        self._pass: Any = None  # the ScenePass of render_ids, made on first use
         self._meshes: dict[str, object] = {}
 
     @contextlib.contextmanager
@@ -278,106 +247,35 @@ class Renderer:
     def render_ids(self, meshes: list[tuple[np.ndarray, np.ndarray]], camera: Camera) -> IdBuffer:
         """Instance, face, barycentric coordinates and depth of what every pixel sees.
 
+        One pass of :class:`annotator.surface.raster.ScenePass` (no colour is used): exact,
+        no anti-aliasing; barycentric coordinates in float64 for the visible face.
+
         Args:
             meshes: list of (vertices ``[V, 3]``, faces ``[F, 3]``); instance i is meshes[i].
             camera: the camera (its width and height must match the renderer's).
         """
-        from OpenGL import GL as gl
+        from annotator.surface.raster import DrawMesh, Lighting, ScenePass, surface_bary
 
-        self._offscreen._platform.make_current()
-        try:
-            program = self._id_program()
-            fbo = self._id_framebuffer()[0]
-            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, fbo)
-            gl.glViewport(0, 0, self.width, self.height)
-            gl.glDisable(gl.GL_MULTISAMPLE)
-            gl.glDisable(gl.GL_BLEND)
-            gl.glDisable(gl.GL_CULL_FACE)
-            gl.glEnable(gl.GL_DEPTH_TEST)
-            gl.glDepthFunc(gl.GL_LESS)
-            gl.glClearBufferiv(gl.GL_COLOR, 0, np.array([-1, -1, 0, 0], np.int32))
-            gl.glClearBufferfv(gl.GL_COLOR, 1, np.zeros(4, np.float32))
-            gl.glClear(gl.GL_DEPTH_BUFFER_BIT)
-            gl.glUseProgram(program)
-            for name, matrix in (("view", camera.view), ("projection", camera.projection())):
-                loc = gl.glGetUniformLocation(program, name)
-                gl.glUniformMatrix4fv(loc, 1, gl.GL_TRUE, matrix.astype(np.float32))
-            for index, (vertices, faces) in enumerate(meshes):
-                gl.glUniform1i(gl.glGetUniformLocation(program, "instance"), index)
-                self._draw_unindexed(vertices, faces)
-            ids = np.empty((self.height, self.width, 2), np.int32)
-            geometry = np.empty((self.height, self.width, 4), np.float32)
-            gl.glReadBuffer(gl.GL_COLOR_ATTACHMENT0)
-            gl.glReadPixels(0, 0, self.width, self.height, gl.GL_RG_INTEGER, gl.GL_INT, ids)
-            gl.glReadBuffer(gl.GL_COLOR_ATTACHMENT1)
-            gl.glReadPixels(0, 0, self.width, self.height, gl.GL_RGBA, gl.GL_FLOAT, geometry)
-            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
-            gl.glUseProgram(0)
-        finally:
-            self._offscreen._platform.make_uncurrent()
-        ids, geometry = ids[::-1], geometry[::-1]
-        return IdBuffer(
-            instance=np.ascontiguousarray(ids[..., 0]),
-            face=np.ascontiguousarray(ids[..., 1]),
-            bary=np.ascontiguousarray(geometry[..., :3]),
-            depth=np.ascontiguousarray(geometry[..., 3]),
-        )
-
-    def _draw_unindexed(self, vertices: np.ndarray, faces: np.ndarray) -> None:
-        from OpenGL import GL as gl
-
-        positions = np.ascontiguousarray(vertices[faces].reshape(-1, 3), dtype=np.float32)
-        corners = np.ascontiguousarray(np.tile(np.eye(3, dtype=np.float32), (len(faces), 1)))
-        vao = gl.glGenVertexArrays(1)
-        gl.glBindVertexArray(vao)
-        buffers = gl.glGenBuffers(2)
-        for location, (buffer, data) in enumerate(zip(buffers, (positions, corners), strict=True)):
-            gl.glBindBuffer(gl.GL_ARRAY_BUFFER, buffer)
-            gl.glBufferData(gl.GL_ARRAY_BUFFER, data.nbytes, data, gl.GL_STREAM_DRAW)
-            gl.glEnableVertexAttribArray(location)
-            gl.glVertexAttribPointer(location, 3, gl.GL_FLOAT, gl.GL_FALSE, 0, None)
-        gl.glDrawArrays(gl.GL_TRIANGLES, 0, len(positions))
-        gl.glBindVertexArray(0)
-        gl.glDeleteBuffers(2, buffers)
-        gl.glDeleteVertexArrays(1, [vao])
-
-    def _id_program(self) -> int:
-        from OpenGL.GL import GL_FRAGMENT_SHADER, GL_VERTEX_SHADER
-        from OpenGL.GL.shaders import compileProgram, compileShader
-
-        if self._program is None:
-            self._program = int(
-                compileProgram(
-                    compileShader(_ID_VERTEX_SHADER, GL_VERTEX_SHADER),
-                    compileShader(_ID_FRAGMENT_SHADER, GL_FRAGMENT_SHADER),
-                    validate=False,
-                )
+        if self._pass is None:
+            self._pass = ScenePass(self)
+        draw = [
+            DrawMesh(
+                np.asarray(v, np.float64),
+                np.asarray(f, np.int64),
+                np.zeros((len(v), 4), np.uint8),
+                k,
+                normals=np.zeros((len(v), 3), np.float32),
             )
-        return self._program
-
-    def _id_framebuffer(self) -> tuple[int, int, int, int]:
-        from OpenGL import GL as gl
-
-        if self._fbo is None:
-            fbo = gl.glGenFramebuffers(1)
-            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, fbo)
-            ids, geometry, depth = gl.glGenRenderbuffers(3)
-            for buffer, fmt, attachment in (
-                (ids, gl.GL_RG32I, gl.GL_COLOR_ATTACHMENT0),
-                (geometry, gl.GL_RGBA32F, gl.GL_COLOR_ATTACHMENT1),
-                (depth, gl.GL_DEPTH_COMPONENT24, gl.GL_DEPTH_ATTACHMENT),
-            ):
-                gl.glBindRenderbuffer(gl.GL_RENDERBUFFER, buffer)
-                gl.glRenderbufferStorage(gl.GL_RENDERBUFFER, fmt, self.width, self.height)
-                gl.glFramebufferRenderbuffer(
-                    gl.GL_FRAMEBUFFER, attachment, gl.GL_RENDERBUFFER, buffer
-                )
-            gl.glDrawBuffers(2, [gl.GL_COLOR_ATTACHMENT0, gl.GL_COLOR_ATTACHMENT1])
-            status = gl.glCheckFramebufferStatus(gl.GL_FRAMEBUFFER)
-            if status != gl.GL_FRAMEBUFFER_COMPLETE:
-                raise RuntimeError(f"OpenGL id framebuffer incomplete (status {status})")
-            self._fbo = (int(fbo), int(ids), int(geometry), int(depth))
-        return self._fbo
+            for k, (v, f) in enumerate(meshes)
+        ]
+        out = self._pass.draw(draw, camera, Lighting(np.zeros((0, 3)), np.zeros((0, 3))))
+        bary = np.zeros((*out.face.shape, 3), np.float32)
+        for mesh in draw:
+            rows, cols = np.nonzero(out.instance == mesh.instance)
+            if len(rows):
+                faces = out.face[rows, cols]
+                bary[rows, cols] = surface_bary(mesh, camera, rows, cols, faces)
+        return IdBuffer(out.instance, out.face, bary, out.depth)
 
     def close(self) -> None:
         """Free this renderer's OpenGL context.
@@ -387,16 +285,13 @@ class Renderer:
         """
         if self._offscreen is None:
             return
-        from OpenGL import GL as gl
 
         platform = self._offscreen._platform
         platform.make_current()
+        if self._pass is not None:
+            self._pass.close()
+            self._pass = None
         self._offscreen._renderer.delete()
-        if self._fbo is not None:
-            gl.glDeleteFramebuffers(1, [self._fbo[0]])
-            gl.glDeleteRenderbuffers(3, list(self._fbo[1:]))
-        if self._program is not None:
-            gl.glDeleteProgram(self._program)
         display, context = (
             getattr(platform, "_egl_display", None),
             getattr(platform, "_egl_context", None),
@@ -413,8 +308,6 @@ class Renderer:
         self._offscreen._renderer = None
         self._offscreen._platform = None
         self._offscreen = None
-        self._program = None
-        self._fbo = None
 
     def __enter__(self) -> Renderer:
         return self

@@ -24,6 +24,7 @@ import numpy as np
 from annotator.surface.atlas import Atlas
 from annotator.surface.parts import COARSE_COLORS, FINE_COLORS, N_COARSE
 from annotator.surface.points import SurfacePoints
+from annotator.surface.raster import DrawMesh, Lighting, ScenePass, soften_edges, vertex_normals
 from annotator.surface.render import Camera, ColorMesh, Renderer, pick_bary
 from annotator.surface.texture import tiled_uv, uv_grid_texture
 
@@ -31,7 +32,11 @@ from annotator.surface.texture import tiled_uv, uv_grid_texture
 VIEW_AZIMUTHS = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
 VIEW_ELEVATION = 15.0
 #: Bump when the look of the views changes, to invalidate caches.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
+#: Skin tone of the part views (RGB), tinted by the part's colour.
+_SKIN = np.array([214.0, 178.0, 152.0])
+#: Background of the part views (RGB).
+_BACKGROUND = np.array([41, 43, 48], np.uint8)
 
 #: Coarse part -> (proximal joint, distal joint) of the axis views circle, or None: vertical.
 _PART_AXES: dict[int, tuple[str, str] | None] = {
@@ -50,6 +55,13 @@ _PART_AXES: dict[int, tuple[str, str] | None] = {
     13: ("right_elbow", "right_wrist"),
     14: None,
 }
+
+
+#: Joints worth labelling on the views of each part: where it meets its neighbours.
+PART_LANDMARKS: dict[int, tuple[str, ...]] = {
+    part: tuple(j for j in (spec or ()) if j != "centre") for part, spec in _PART_AXES.items()
+}
+PART_LANDMARKS[1] = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 
 
 def view_name(azimuth: float) -> str:
@@ -203,6 +215,8 @@ class PartViews:
         self._renderer = renderer
         self._joints = atlas_joints(atlas)
         self._memory: dict[int, list[PartView]] = {}
+        self._pass: ScenePass | None = None
+        self._normals: np.ndarray | None = None
 
     @property
     def renderer(self) -> Renderer:
@@ -211,6 +225,9 @@ class PartViews:
         return self._renderer
 
     def close(self) -> None:
+        if self._pass is not None:
+            self._pass.close()
+            self._pass = None
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
@@ -256,8 +273,7 @@ class PartViews:
         if style != "skin":
             raise ValueError(f"unknown view style {style!r}: use skin, charts or uvgrid")
         tint = COARSE_COLORS[part].astype(np.float64)
-        skin = np.array([214.0, 178.0, 152.0])
-        color = (0.7 * skin + 0.3 * tint).astype(np.uint8)
+        color = (0.7 * _SKIN + 0.3 * tint).astype(np.uint8)
         return ColorMesh(vertices, faces, vertex_colors=np.tile(color, (len(vertices), 1)))
 
     def _mesh_key(self, part: int, style: str) -> str:
@@ -286,6 +302,9 @@ class PartViews:
             raise ValueError(f"coarse part must be in 1..{N_COARSE}, got {part}")
         face_ids, faces = self._part_mesh(part)
         cam = self.camera(part, azimuth, elevation)
+        if style == "skin":  # one pass: colour, face ids and depth of the same rasterization
+            image, face, depth = self._render_skin(part, faces, face_ids, cam)
+            return self._view(part, azimuth, elevation, cam, image, face, depth)
         mesh = self._mesh(part, faces, face_ids, style)
         mesh.key = self._mesh_key(part, style)
         image, depth = self.renderer.render_color(
@@ -297,6 +316,32 @@ class PartViews:
             face = np.where(buffer.face >= 0, face_ids[np.maximum(buffer.face, 0)], -1)
             depth = buffer.depth
         return self._view(part, azimuth, elevation, cam, image, face.astype(np.int32), depth)
+
+    def _render_skin(
+        self, part: int, faces: np.ndarray, face_ids: np.ndarray, cam: Camera
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shaded image, atlas face per pixel and depth, from one :class:`ScenePass`."""
+        if self._pass is None:
+            self._pass = ScenePass(self.renderer)
+            self._normals = vertex_normals(self.atlas.rest_vertices, self.atlas.faces)
+        tint = COARSE_COLORS[part].astype(np.float64)
+        color = (0.7 * _SKIN + 0.3 * tint).astype(np.uint8)
+        albedo = np.tile(np.r_[color, 40].astype(np.uint8), (len(self.atlas.rest_vertices), 1))
+        mesh = DrawMesh(self.atlas.rest_vertices, faces, albedo, 0, normals=self._normals)
+        key = cam.pose[:3, 2] + 0.4 * self.atlas.frame[1]  # from the camera, a little above
+        lighting = Lighting(
+            np.stack([key, self.atlas.frame[1]]),
+            np.array([[0.75] * 3, [0.25] * 3]),
+            sky=np.full(3, 0.32),
+            ground=np.full(3, 0.12),
+            up=self.atlas.frame[1],
+        )
+        out = self._pass.draw([mesh], cam, lighting)
+        covered = out.instance >= 0
+        image = np.where(covered[..., None], out.color, _BACKGROUND).astype(np.uint8)
+        image = soften_edges(image, out.instance)
+        face = np.where(covered, face_ids[np.maximum(out.face, 0)], -1).astype(np.int32)
+        return image, face, np.where(covered, out.depth, 0.0).astype(np.float32)
 
     def _view(
         self,

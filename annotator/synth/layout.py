@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator.surface.body import JOINT_NAMES
+from annotator.surface.raster import Lighting
 from annotator.surface.render import Camera
 from annotator.synth.appearance import BodyRegions
 from annotator.synth.people import PosedPeople
-from annotator.synth.raster import Lighting
 from annotator.synth.scene import Scene
 
 UP = np.array([0.0, 1.0, 0.0])

@@ -19,9 +19,9 @@ import numpy as np
 
 from annotator.surface.atlas import Atlas, load_atlas
 from annotator.surface.body import JOINT_NAMES, AnnyBody
+from annotator.surface.raster import face_incidence
 from annotator.synth.appearance import BodyRegions
 from annotator.synth.pose import Pose, Skeleton, pose_rotations
-from annotator.synth.raster import face_incidence
 
 #: Phenotype keys of Anny sampled by the scene (each in [0, 1]).
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")

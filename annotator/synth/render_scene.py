@@ -33,12 +33,7 @@ import numpy as np
 
 from annotator.surface.parts import FINE_TO_COARSE, N_COARSE
 from annotator.surface.points import SurfacePoints
-from annotator.surface.render import Camera, Renderer
-from annotator.synth.appearance import albedo
-from annotator.synth.backgrounds import contact_shadows, make_background
-from annotator.synth.layout import Layout, layout_scene, stature
-from annotator.synth.people import SynthBody
-from annotator.synth.raster import (
+from annotator.surface.raster import (
     DrawMesh,
     PassOutput,
     ScenePass,
@@ -46,6 +41,11 @@ from annotator.synth.raster import (
     surface_bary,
     vertex_normals,
 )
+from annotator.surface.render import Camera, Renderer
+from annotator.synth.appearance import albedo
+from annotator.synth.backgrounds import contact_shadows, make_background
+from annotator.synth.layout import Layout, layout_scene, stature
+from annotator.synth.people import SynthBody
 from annotator.synth.scene import Scene
 
 MIN_ANNOTATED_PIXELS = 1024

@@ -81,9 +81,10 @@ def test_memory_keeps_only_the_most_recent_parts(tmp_path):
 
 
 def test_repeated_renders_reuse_the_uploaded_part_mesh(views):
-    first = views.render(12, 30.0, 20.0, ids=False)
+    # The chart-coloured views go through pyrender, which keeps uploaded meshes by name.
+    first = views.render(12, 30.0, 20.0, ids=False, style="charts")
     meshes = dict(views.renderer._meshes)
-    second = views.render(12, 40.0, 20.0, ids=False)
+    second = views.render(12, 40.0, 20.0, ids=False, style="charts")
     assert views.renderer._meshes.keys() == meshes.keys() and len(meshes) >= 1
     assert (first.image != second.image).any()
 

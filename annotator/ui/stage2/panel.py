@@ -30,7 +30,7 @@ from annotator.dataset.store import Project
 from annotator.surface.atlas import Atlas
 from annotator.surface.parts import COARSE_PARTS
 from annotator.surface.points import SurfacePoints
-from annotator.surface.views import PartView
+from annotator.surface.views import PART_LANDMARKS, PartView
 from annotator.ui.stage2.layout import PanelWidgets, build_panel
 from annotator.ui.stage2.render_worker import RenderWorker
 from annotator.ui.stage2.session import (
@@ -40,7 +40,6 @@ from annotator.ui.stage2.session import (
     sampling_job,
     store_points,
 )
-from annotator.ui.stage2.view_canvas import PART_LANDMARKS
 
 log = logging.getLogger(__name__)
 

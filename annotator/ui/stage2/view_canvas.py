@@ -27,25 +27,6 @@ OTHER_COLOR = QColor(255, 205, 70, 200)
 _BACKGROUND = QColor(41, 43, 48)
 _OUTLINE = QColor(255, 255, 255)
 
-#: Joints labelled on the views of each coarse part (names of
-#: :func:`annotator.surface.views.atlas_joints`).
-PART_LANDMARKS: dict[int, tuple[str, ...]] = {
-    1: ("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
-    2: ("right_wrist",),
-    3: ("left_wrist",),
-    4: ("left_ankle",),
-    5: ("right_ankle",),
-    6: ("right_hip", "right_knee"),
-    7: ("left_hip", "left_knee"),
-    8: ("right_knee", "right_ankle"),
-    9: ("left_knee", "left_ankle"),
-    10: ("left_shoulder", "left_elbow"),
-    11: ("right_shoulder", "right_elbow"),
-    12: ("left_elbow", "left_wrist"),
-    13: ("right_elbow", "right_wrist"),
-    14: (),
-}
-
 
 def landmark_label(joint: str) -> str:
     """``"left_elbow"`` -> ``"L elbow"`` (the person's own left)."""

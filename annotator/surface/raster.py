@@ -1,9 +1,9 @@
-"""One OpenGL pass that draws a synthetic scene in colour and says what every pixel is.
+"""One OpenGL pass that draws meshes in colour and says what every pixel is.
 
-The surface renderer's two passes (pyrender for colour, its id shader for ground truth) cost
-about half a second per 512 x 512 scene on the CPU (Mesa), most of it in pyrender's
-multisampled colour buffer. The synthetic renderer needs both outputs of the *same*
-rasterization, many times a second, so it draws once with a shader that writes three targets:
+pyrender's multisampled colour pass plus a separate id pass cost about half a second per
+512 x 512 synthetic scene on the CPU (Mesa). The synthetic renderer, the part views and
+every pick buffer need both outputs of the *same* rasterization, fast, so this pass draws
+once with a shader that writes three targets:
 
 * mesh instance and ``gl_PrimitiveID`` (the face, in the order the faces were passed),
 * the depth of the visible point (metres along the viewing axis),
@@ -18,8 +18,7 @@ of this pass's time). The barycentric coordinates of the visible point are then 
 float64 for the face the rasterizer found at each pixel, by the same perspective-correct
 interpolation the GPU does (:func:`surface_bary`): a pixel's surface point re-projects onto
 the pixel centre to within 1e-6 px, and the face (hence visibility and occlusion) is what
-the depth test decided. Tests compare the face map with
-:meth:`Renderer.render_ids`.
+the depth test decided. :meth:`Renderer.render_ids` is this pass without the colour.
 
 Colour has no anti-aliasing here; :func:`soften_edges` blends silhouette pixels afterwards.
 
@@ -48,6 +47,7 @@ uniform mat4 projection;
 uniform vec3 eye;
 uniform vec3 sky;
 uniform vec3 ground;
+uniform vec3 up;
 uniform int n_lights;
 uniform vec3 light_dir[MAX_LIGHTS];
 uniform vec3 light_color[MAX_LIGHTS];
@@ -62,7 +62,7 @@ void main() {
     vec3 to_eye = normalize(eye - position);
     if (dot(n, to_eye) < 0.0) n = -n;
     vec3 base = albedo.rgb * albedo.rgb;  // sRGB -> linear (gamma 2)
-    vec3 light = mix(ground, sky, 0.5 + 0.5 * n.y);
+    vec3 light = mix(ground, sky, 0.5 + 0.5 * dot(n, up));
     vec3 shine = vec3(0.0);
     for (int k = 0; k < n_lights; ++k) {
         float lambert = max(dot(n, light_dir[k]), 0.0);
@@ -96,7 +96,7 @@ class DrawMesh:
     """A mesh to draw.
 
     Attributes:
-        vertices: ``[V, 3]`` world positions, metres (y up).
+        vertices: ``[V, 3]`` world positions, metres.
         faces: ``[F, 3]`` vertex indices; the pass reports face ``f`` as row ``f``.
         albedo: ``[V, 4]`` uint8 per vertex: sRGB colour and specular strength (alpha).
         instance: the number written to the instance target for this mesh (>= 0).
@@ -120,6 +120,7 @@ class Lighting:
         sky: ``[3]`` ambient light from above.
         ground: ``[3]`` ambient light from below.
         shininess: Blinn-Phong exponent of the highlights.
+        up: ``[3]`` the world's up direction (the sky is that way).
     """
 
     directions: np.ndarray
@@ -127,6 +128,7 @@ class Lighting:
     sky: np.ndarray = field(default_factory=lambda: np.full(3, 0.35))
     ground: np.ndarray = field(default_factory=lambda: np.full(3, 0.15))
     shininess: float = 24.0
+    up: np.ndarray = field(default_factory=lambda: np.array([0.0, 1.0, 0.0]))
 
 
 @dataclass
@@ -251,6 +253,8 @@ class ScenePass:
         gl.glUniform3fv(loc("sky"), 1, np.asarray(lighting.sky, np.float32))
         gl.glUniform3fv(loc("ground"), 1, np.asarray(lighting.ground, np.float32))
         gl.glUniform1f(loc("shininess"), float(lighting.shininess))
+        up = np.asarray(lighting.up, np.float64)
+        gl.glUniform3fv(loc("up"), 1, (up / np.linalg.norm(up)).astype(np.float32))
 
     def _draw_mesh(self, mesh: DrawMesh) -> None:
         from OpenGL import GL as gl
