@@ -48,6 +48,38 @@ def decode_labels(blob: bytes, height: int, width: int) -> np.ndarray:
     return flat.reshape(height, width).copy()
 
 
+@dataclass(frozen=True)
+class EncodedMask:
+    """A label map compressed for the store, ready for ``Project.save_part_mask``.
+
+    Made by :func:`encode_mask`, which touches no database: an app can encode in a worker
+    thread and leave only the (fast) write to the thread that owns the project.
+
+    Attributes:
+        frame: raster the labels cover.
+        x0: column of the left edge (IMAGE frame), pixels.
+        y0: row of the top edge (IMAGE frame), pixels.
+        width: label map width (0 for an empty mask).
+        height: label map height.
+        data: the labels, zlib-compressed (:data:`CODEC_ZLIB`).
+    """
+
+    frame: MaskFrame
+    x0: int
+    y0: int
+    width: int
+    height: int
+    data: bytes
+
+
+def encode_mask(mask: PartMask) -> EncodedMask:
+    """Crop an IMAGE-frame mask to its labelled region and compress it."""
+    stored = crop(mask)
+    height, width = stored.labels.shape
+    data = encode_labels(stored.labels)
+    return EncodedMask(stored.frame, stored.x0, stored.y0, width, height, data)
+
+
 def crop(mask: PartMask) -> PartMask:
     """The same IMAGE-frame mask cropped to its non-zero region (0 x 0 when empty)."""
     if mask.frame != MaskFrame.IMAGE:

@@ -72,20 +72,22 @@ class TaskStoreMixin:
 
     # -- stage 1: part masks -----------------------------------------------------------
 
-    def save_part_mask(self, person_id: int, annotator: str, mask: PartMask) -> None:
+    def save_part_mask(
+        self, person_id: int, annotator: str, mask: PartMask | masks.EncodedMask
+    ) -> None:
         """Save (replace) ``annotator``'s label map of a person; committed on return.
 
-        IMAGE-frame masks are cropped to their labelled region before compression.
+        IMAGE-frame masks are cropped to their labelled region before compression. A mask
+        already encoded by :func:`~annotator.dataset.masks.encode_mask` is stored as it is.
         """
-        stored = masks.crop(mask)
-        height, width = stored.labels.shape
+        encoded = mask if isinstance(mask, masks.EncodedMask) else masks.encode_mask(mask)
         with self.transaction():
             self._put_mask(
                 person_id,
                 self.annotator_id(annotator),
-                (stored.frame, stored.x0, stored.y0, width, height),
+                (encoded.frame, encoded.x0, encoded.y0, encoded.width, encoded.height),
                 masks.CODEC_ZLIB,
-                masks.encode_labels(stored.labels),
+                encoded.data,
             )
 
     def add_dp_masks(self, items: Iterable[tuple[int, Sequence[Any]]], annotator: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from annotator.dataset import schema
+from annotator.dataset import masks, schema
 from annotator.dataset.errors import (
     AnswersExistError,
     ProjectError,
@@ -175,6 +175,16 @@ def test_latest_mask_wins_unless_an_annotator_is_named(project: Project) -> None
     assert project.part_mask(pid).labels[0, 0] == 7
     assert len(project.part_masks(pid)) == 2
     assert project.part_mask(pid, "carol") is None
+
+
+def test_pre_encoded_mask_saves_like_a_label_map(project: Project) -> None:
+    pid = add_person(project)
+    labels = np.zeros((40, 60), np.uint8)
+    labels[10:20, 30:35] = 6
+    project.save_part_mask(pid, "ann", masks.encode_mask(PartMask(labels, 100, 200)))
+    got = project.part_mask(pid, "ann")
+    assert (got.x0, got.y0) == (130, 210)
+    np.testing.assert_array_equal(got.labels, np.full((10, 5), 6, np.uint8))
 
 
 def test_empty_mask_saves_and_box256_mask_keeps_its_frame(project: Project) -> None:
