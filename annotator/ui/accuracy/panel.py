@@ -128,9 +128,10 @@ class AccuracyPanel(QWidget):
     def _build(self, annotators: list[str]) -> None:
         self.annotator = QComboBox()
         self.set_annotators(annotators)
-        self.since = QDateEdit(QDate(2000, 1, 1), calendarPopup=True)
-        self.until = QDateEdit(QDate.currentDate().addDays(1), calendarPopup=True)
+        self.since = QDateEdit(QDate(2000, 1, 1))
+        self.until = QDateEdit(QDate.currentDate().addDays(1))
         for edit in (self.since, self.until):
+            edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
         self.refresh = QPushButton("Compute")
         self.export = QPushButton("Export report…")
