@@ -161,11 +161,10 @@ class AccuracyPanel(QWidget):
         figures.addWidget(self.heatmap)
         body = QWidget()
         content = QVBoxLayout(body)
-        for widget in (
-            QLabel("<b>Stage 2 on gold tasks</b> (paper humans: AUC10 0.563, AUC30 0.835)"),
-            self.summary,
-        ):
-            content.addWidget(widget)
+        content.addWidget(
+            QLabel("<b>Stage 2 on gold tasks</b> (paper humans: AUC10 0.563, AUC30 0.835)")
+        )
+        content.addWidget(self.summary)
         content.addLayout(figures)
         content.addWidget(QLabel("<b>By part</b> (the selected annotator, or everyone)"))
         content.addWidget(self.parts)
