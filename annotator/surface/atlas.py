@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -96,13 +96,29 @@ class _ChartLocator:
         return safe[rows, best], bary.reshape(n, w, 3)[rows, best]
 
 
-@dataclass(frozen=True)
-class ChartInfo:
-    """What ``dpstudio body info`` reports of one chart."""
+@dataclass
+class ChartStats:
+    """Quality of one chart's parametrization.
+
+    Attributes:
+        chart: chart index 1..24.
+        method: "texture", "square", "lscm" or "tutte".
+        faces: number of faces.
+        islands: number of separate pieces in UV.
+        fill: share of the unit square covered by the chart's triangles.
+        flipped: triangles with negative orientation in UV (must be 0).
+        overlaps: pairs of triangles that overlap in UV (must be 0).
+        angle_distortion: area-weighted median of sigma_max / sigma_min (1 = conformal).
+        angle_distortion_p95: its area-weighted 95th percentile.
+        area_distortion: area-weighted mean of |log(area ratio / mean ratio)| (0 = equiareal).
+        slivers: faces squeezed to under 5% of the chart's mean UV/3D area ratio.
+        area_m2: surface area of the chart, square metres.
+    """
 
     chart: int
     method: str
     faces: int
+    islands: int
     fill: float
     flipped: int
     overlaps: int
@@ -111,6 +127,9 @@ class ChartInfo:
     area_distortion: float
     slivers: int
     area_m2: float
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return asdict(self)
 
 
 class Atlas:
@@ -177,9 +196,9 @@ class Atlas:
         """Face ids of chart ``chart`` (1..24)."""
         return np.flatnonzero(self.face_chart == chart)
 
-    def chart_info(self) -> list[ChartInfo]:
-        fields = ChartInfo.__dataclass_fields__
-        return [ChartInfo(**{k: s[k] for k in fields}) for s in self._stats]
+    def chart_info(self) -> list[ChartStats]:
+        """How each chart was flattened and how well (see :class:`ChartStats`)."""
+        return [ChartStats(**s) for s in self._stats]
 
     @functools.cached_property
     def _locators(self) -> dict[int, _ChartLocator]:

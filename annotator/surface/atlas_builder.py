@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.surface.atlas import ChartStats
 from annotator.surface.body import RestMesh
 from annotator.surface.meshutil import signed_uv_areas, uv_overlaps
-from annotator.surface.parametrize import ChartStats, distortion, parametrize_chart
+from annotator.surface.parametrize import distortion, parametrize_chart
 from annotator.surface.parts import FINE_TO_COARSE, N_FINE
 from annotator.surface.segmentation import _LIMBS, segment
 

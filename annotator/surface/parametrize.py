@@ -15,54 +15,17 @@ Either layout is then scaled, separately in U and V, to fill [0, 1] x [0, 1].
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from annotator.surface.atlas import ChartStats
 from annotator.surface.meshutil import (
     face_components,
     signed_uv_areas,
     triangle_areas,
     uv_overlaps,
 )
-
-
-@dataclass
-class ChartStats:
-    """Quality of one chart's parametrization.
-
-    Attributes:
-        chart: chart index 1..24.
-        method: "texture", "square", "lscm" or "tutte".
-        faces: number of faces.
-        islands: number of separate pieces in UV.
-        fill: share of the unit square covered by the chart's triangles.
-        flipped: triangles with negative orientation in UV (must be 0).
-        overlaps: pairs of triangles that overlap in UV (must be 0).
-        angle_distortion: area-weighted median of sigma_max / sigma_min (1 = conformal).
-        angle_distortion_p95: its area-weighted 95th percentile.
-        area_distortion: area-weighted mean of |log(area ratio / mean ratio)| (0 = equiareal).
-        slivers: faces squeezed to under 5% of the chart's mean UV/3D area ratio.
-        area_m2: surface area of the chart, square metres.
-    """
-
-    chart: int
-    method: str
-    faces: int
-    islands: int
-    fill: float
-    flipped: int
-    overlaps: int
-    angle_distortion: float
-    angle_distortion_p95: float
-    area_distortion: float
-    slivers: int
-    area_m2: float
-
-    def as_dict(self) -> dict[str, float | int | str]:
-        return asdict(self)
 
 
 def _local_mesh(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
