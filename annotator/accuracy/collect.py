@@ -53,9 +53,6 @@ class PointErrors:
     def __len__(self) -> int:
         return len(self.person)
 
-    def select(self, mask: np.ndarray) -> PointErrors:
-        return PointErrors(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
-
     @property
     def measured(self) -> np.ndarray:
         """``[N]`` bool: the point has an error (a spot on the body, truth at its pixel)."""

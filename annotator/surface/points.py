@@ -51,10 +51,6 @@ class SurfacePoints:
             np.concatenate([p.face for p in parts]), np.concatenate([p.bary for p in parts])
         )
 
-    def at_vertices(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Corner vertex ids ``[N, 3]`` and their weights ``[N, 3]`` for mesh ``faces``."""
-        return faces[self.face], self.bary
-
     def positions(self, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         """3D positions ``[N, 3]`` on a mesh with ``vertices [V, 3]`` and ``faces [F, 3]``."""
         corners = vertices[faces[self.face]]  # [N, 3, 3]
