@@ -4,12 +4,17 @@ The table is built once per machine (minutes) and cached in DPSTUDIO_CACHE_DIR; 
 share it.
 """
 
+import fcntl
+import threading
+import time
+
 import numpy as np
 import pygeodesic.geodesic as geodesic
 import pytest
 
+from annotator.paths import cache_dir
 from annotator.surface.atlas import load_atlas
-from annotator.surface.geodesic import Geodesics
+from annotator.surface.geodesic import Geodesics, table_path
 from annotator.surface.points import SurfacePoints
 
 pytestmark = pytest.mark.slow
@@ -87,3 +92,28 @@ def test_zero_symmetric_and_batched(geo):
     assert 0.3 < np.median(d) < 1.2 and d.max() < 3.0
     with pytest.raises(ValueError, match="20000"):
         geo.distance(p, q[:10])
+
+
+def test_a_second_process_waits_for_the_builder_then_loads(geo, tmp_path):
+    """While another process holds the build lock, load_or_build waits, then loads its table."""
+    path = table_path(geo.atlas, tmp_path)
+    path.parent.mkdir(parents=True)
+    lock = open(path.with_suffix(".lock"), "w")  # noqa: SIM115  # held across the thread
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    found: list[Geodesics] = []
+
+    def load() -> None:  # stopping at once if it ever tried to build instead of waiting
+        found.append(
+            Geodesics.load_or_build(geo.atlas, cache_dir=tmp_path, should_stop=lambda: True)
+        )
+
+    waiter = threading.Thread(target=load)
+    waiter.start()
+    time.sleep(0.5)
+    assert waiter.is_alive() and not found  # blocked on the lock
+    path.symlink_to(table_path(geo.atlas, cache_dir()))  # "the builder" saved its table
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    lock.close()
+    waiter.join(60)
+    assert len(found) == 1
+    assert found[0].table.distances.shape == geo.table.distances.shape
