@@ -13,8 +13,10 @@ The walk logic is the Qt-free :class:`~annotator.ui.stage2.session.Stage2Session
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -223,7 +225,21 @@ class Stage2Panel(QWidget):
         self.worker.request_sampling(self._ticket, job)
 
     def shutdown(self) -> None:
-        """Stop the render thread (call when the window closes); safe to call twice."""
+        """Stop the render thread (call when the window closes); safe to call twice.
+
+        Results the thread still delivers afterwards are dropped: the project they belong to
+        may be closed by then.
+        """
+        for signal in (
+            self.worker.atlasReady,
+            self.worker.viewsReady,
+            self.worker.rotateReady,
+            self.worker.sampled,
+            self.worker.failed,
+        ):
+            with warnings.catch_warnings(), contextlib.suppress(RuntimeError, TypeError):
+                warnings.simplefilter("ignore", RuntimeWarning)  # already disconnected
+                signal.disconnect()
         if not self.worker.stop():
             log.warning("the stage-2 render thread did not stop in time")
 
