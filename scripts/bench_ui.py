@@ -1,12 +1,14 @@
-"""Benchmark of the annotation app: start-up, brush strokes on a 12-megapixel image, and the
-stage-2 view click to marker shown.
+"""Benchmark of the annotation app: start-up, opening a project of DensePose-COCO's size,
+brush strokes on a 12-megapixel image, and the stage-2 view click to marker shown.
 
 Runs offscreen (``QT_QPA_PLATFORM=offscreen``)::
 
     python scripts/bench_ui.py [--strokes 60] [--size 4000x3000]
 
 Start-up: a separate process from interpreter start to the first painted window (no
-project), the time a user waits. Brush: the real window on a project with one image of the
+project), the time a user waits. Large project: the UI thread's time to open it and list its
+images, with the image list's per-image summary query against reading every person (the
+baseline it replaced). Brush: the real window on a project with one image of the
 given size and a person covering most of it; each pointer move paints a segment, recolours
 the overlay in the changed rectangle and repaints the canvas; each stroke end makes the undo
 step and queues the save; the save itself (encoding on a worker thread, then the database
@@ -88,6 +90,54 @@ def make_big_project(tmp: Path, width: int, height: int) -> Path:
         box = Box(width * 0.2, height * 0.03, width * 0.6, height * 0.94)
         project.add_person(Person(image_id, box))
     return path
+
+
+def bench_open_large(persons: int, tmp: Path) -> None:
+    """Open a project of DensePose-COCO's size: the time the window is busy (UI thread)."""
+    from PySide6.QtCore import QSettings
+
+    from annotator.dataset.records import Box, ImageRecord, Person
+    from annotator.dataset.store import Project
+    from annotator.ui.app import create_application
+    from annotator.ui.main_window import MainWindow
+    from annotator.ui.settings import Settings
+
+    n_images = persons * 32 // 50  # DensePose-COCO: about 32K images for 50K persons
+    path = tmp / "large"
+    with Project.create(path) as project:
+        ids = project.add_images(
+            [
+                ImageRecord(f"im/{k:06d}.jpg", f"{k:06d}.jpg", f"{k:064x}", 640, 480)
+                for k in range(n_images)
+            ]
+        )
+        rng = np.random.default_rng(0)
+        owners = np.r_[ids, rng.choice(ids, persons - n_images)]
+        project.add_persons([Person(int(i), Box(10.0, 20.0, 200.0, 400.0)) for i in owners])
+    app = create_application()
+    window = MainWindow(Settings(QSettings(str(tmp / "large.ini"), QSettings.Format.IniFormat)))
+    window.show()
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        window.projects.open_path(path)
+        app.processEvents()
+        times.append(time.perf_counter() - start)
+        window.set_session(None)
+    window.close()
+    with Project.open(path, readonly=True) as project:
+        start = time.perf_counter()
+        project.image_tasks()
+        query = time.perf_counter() - start
+        start = time.perf_counter()
+        list(project.iter_persons())
+        persons_read = time.perf_counter() - start
+    print(
+        f"open a project of {n_images} images, {persons} persons: "
+        f"{np.median(times) * 1000:.0f} ms of UI thread (median of 3); its image-list summary "
+        f"{query * 1000:.0f} ms against {persons_read * 1000:.0f} ms to read every person "
+        f"({persons_read / query:.1f}x)"
+    )
 
 
 def wait_for_frame(app, canvas, timeout: float = 1.0) -> None:
@@ -281,12 +331,14 @@ def main() -> int:
     parser.add_argument("--size", default="4000x3000", help="image size, WxH")
     parser.add_argument("--startup-runs", type=int, default=5)
     parser.add_argument("--clicks", type=int, default=20)
+    parser.add_argument("--large", type=int, default=50_000, help="persons in the large project")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         os.environ["DPSTUDIO_DATA_DIR"] = str(tmp / "data")
         bench_startup(args.startup_runs, tmp)
+        bench_open_large(args.large, tmp)
         bench_brush(args.strokes, width, height, tmp)
         bench_marker(args.clicks, tmp)
     return 0

@@ -299,6 +299,17 @@ class GoldTruth:
             raise ValueError(f"i, u, v must have shape {shape}")
 
 
+@dataclass(frozen=True)
+class ImageTasks:
+    """How far the tasks (non-crowd persons) of one image are: what an image list shows."""
+
+    image_id: int
+    tasks: int
+    done: int  # tasks at least CORRESPONDED
+    lowest: TaskState | None  # the state of the least advanced task; None without tasks
+    gold: bool  # one of the tasks is a gold task
+
+
 @dataclass
 class ProjectStats:
     """Counts that describe a project."""

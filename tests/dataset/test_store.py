@@ -23,6 +23,7 @@ from annotator.dataset.records import (
     Box,
     GoldTruth,
     ImageRecord,
+    ImageTasks,
     MaskFrame,
     PartMask,
     Person,
@@ -135,6 +136,28 @@ def test_state_changes_are_logged(project: Project) -> None:
     assert TaskState.parse("Corresponded") == TaskState.CORRESPONDED
     with pytest.raises(ValueError, match="unknown task state"):
         TaskState.parse("done")
+
+
+def test_image_tasks_sum_up_each_image(project: Project) -> None:
+    first = add_person(project)
+    image = project.person(first).image_id
+    second = project.add_person(Person(image, Box(0.0, 0.0, 5.0, 5.0)))
+    project.add_person(Person(image, Box(0.0, 0.0, 50.0, 50.0), iscrowd=True))  # not a task
+    bare = project.add_image(ImageRecord("bare.jpg", "bare.jpg", "1" * 64, 10, 10))
+    project.set_state(first, TaskState.CORRESPONDED)
+    project.set_state(second, TaskState.SEGMENTED)
+    labels = np.ones((2, 2), np.uint8)
+    project.set_gold(
+        second, GoldTruth(0, 0, labels, np.zeros((2, 2), np.int32), np.ones((2, 2, 3)))
+    )
+    assert project.image_tasks() == [
+        ImageTasks(image, tasks=2, done=1, lowest=TaskState.SEGMENTED, gold=True),
+        ImageTasks(bare, tasks=0, done=0, lowest=None, gold=False),
+    ]
+    project.set_state(second, TaskState.REVIEWED)
+    assert project.image_tasks(image) == [
+        ImageTasks(image, tasks=2, done=2, lowest=TaskState.CORRESPONDED, gold=True)
+    ]
 
 
 def test_delete_person_removes_its_work(project: Project) -> None:
