@@ -37,10 +37,6 @@ class Tour:
         )
 
         self.out, self.theme = out, theme
-        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-        QSettings.setPath(
-            QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(out / "settings")
-        )
         setup_logging()
         self.app = create_application()
         install_exception_hook()
@@ -48,7 +44,10 @@ class Tour:
         from annotator.ui.main_window import MainWindow
         from annotator.ui.settings import Settings
 
-        self.w = MainWindow(Settings())
+        # Settings of its own, so that the tour neither reads nor changes the user's.
+        store = QSettings(str(out / "tour-settings.ini"), QSettings.Format.IniFormat)
+        store.clear()
+        self.w = MainWindow(Settings(store))
         self.w.resize(1600, 1000)
         self.w.show()
         self.w.activateWindow()
@@ -136,10 +135,11 @@ class Tour:
         self.until(w.canvas.has_image, 900)
         print(f"demo opened in {time.time() - start:.1f} s")
         self.shot("01_demo_opened")
-        session, pid = w.session, w.navigator.person_id
+        session = w.session
+        pid = session.project.gold_person_ids()[0]
+        w.navigator.set_image(session.person(pid).image_id, pid)
+        self.until(w.canvas.has_image)
         gold = session.project.gold(pid)
-        if gold is None:
-            raise SystemExit("the first person of the demo is not a gold task")
         self.paint_from_truth(gold)
         box = session.person(pid).box
         viewport = w.canvas.viewport()

@@ -372,3 +372,21 @@ def test_a_missing_body_surface_is_reported_not_fatal(qtbot, tmp_path, data_dir)
     finally:
         panel.shutdown()
         project.close()
+
+
+def test_the_views_grid_takes_the_shape_that_draws_views_largest(qtbot):
+    from annotator.ui.stage2.views_grid import ViewsGrid, best_columns
+
+    assert best_columns(1200, 250) == 6  # a wide strip: one row
+    assert best_columns(900, 600) == 3  # landscape: 3 x 2
+    assert best_columns(500, 650) == 2  # portrait: 2 x 3
+    assert best_columns(200, 1200) == 1  # a tall strip: one column
+    grid = ViewsGrid()
+    qtbot.addWidget(grid)
+    grid.resize(900, 600)
+    grid.show()
+    qtbot.waitUntil(lambda: grid.columns == 3)
+    grid.resize(500, 650)
+    qtbot.waitUntil(lambda: grid.columns == 2)
+    qtbot.waitUntil(lambda: grid.canvases[0].width() > 220)  # 3 x 2 gave 164 px at this width
+    assert {c.width() for c in grid.canvases} == {grid.canvases[0].width()}

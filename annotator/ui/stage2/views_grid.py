@@ -1,4 +1,7 @@
-"""The six part views of stage 2 in a 2 x 3 grid: a click picks, markers show on all six.
+"""The six part views of stage 2 in a grid: a click picks, markers show on all six.
+
+The grid takes the shape (3 x 2, 2 x 3, 6 x 1 or 1 x 6) that gives each view the largest square
+in the space it has, so that the square renders are drawn as large as the panel allows.
 
 Picking needs only the numpy buffers of a rendered view (face ids, camera), which the render
 thread hands over with the images, so a click is answered here, on the UI thread, in about a
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
@@ -24,6 +27,17 @@ from annotator.surface.views import PartView
 from annotator.ui.stage2.view_canvas import ViewCanvas, pick_outside
 
 N_VIEWS = 6
+GRID_SPACING = 4
+
+
+def best_columns(width: int, height: int, n: int = N_VIEWS, spacing: int = GRID_SPACING) -> int:
+    """Columns of the grid of ``n`` square views that draws each view largest in width x height."""
+
+    def side(cols: int) -> float:
+        rows = -(-n // cols)
+        return min((width - spacing * (cols - 1)) / cols, (height - spacing * (rows - 1)) / rows)
+
+    return max((c for c in range(1, n + 1) if n % c == 0), key=side)
 
 
 class GridView(ViewCanvas):
@@ -66,17 +80,34 @@ class ViewsGrid(QWidget):
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self._make_placeholder())
         grid_page = QWidget()
-        grid = QGridLayout(grid_page)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setSpacing(4)
+        self._grid = QGridLayout(grid_page)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(GRID_SPACING)
         self.canvases: list[GridView] = []
         for k in range(N_VIEWS):
             canvas = GridView()
             canvas.clicked.connect(lambda x, y, k=k: self.click(k, x, y))
             canvas.painted.connect(lambda generation, k=k: self._on_painted(k, generation))
-            grid.addWidget(canvas, k // 3, k % 3)
             self.canvases.append(canvas)
+        self.columns = 0
+        self._arrange(3)
         self._stack.addWidget(grid_page)
+
+    def _arrange(self, columns: int) -> None:
+        if columns == self.columns:
+            return
+        for canvas in self.canvases:
+            self._grid.removeWidget(canvas)
+        for k, canvas in enumerate(self.canvases):
+            self._grid.addWidget(canvas, k // columns, k % columns)
+        for i in range(N_VIEWS):  # equal shares, also for rows / columns no longer used
+            self._grid.setRowStretch(i, 1 if i < -(-N_VIEWS // columns) else 0)
+            self._grid.setColumnStretch(i, 1 if i < columns else 0)
+        self.columns = columns
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._arrange(best_columns(event.size().width(), event.size().height()))
 
     def _make_placeholder(self) -> QWidget:
         page = QWidget()
