@@ -390,3 +390,23 @@ def test_the_views_grid_takes_the_shape_that_draws_views_largest(qtbot):
     qtbot.waitUntil(lambda: grid.columns == 2)
     qtbot.waitUntil(lambda: grid.canvases[0].width() > 220)  # 3 x 2 gave 164 px at this width
     assert {c.width() for c in grid.canvases} == {grid.canvases[0].width()}
+
+
+def test_far_side_joint_labels_are_faint(qtbot, open_panel, project, body):
+    from annotator.ui.stage2.view_canvas import near_side
+
+    depth = np.array([2.0, 2.3, 2.02, 2.01])
+    assert near_side(["left_hip", "right_hip", "neck", "left_knee"], depth).tolist() == [
+        True,
+        False,  # 30 cm behind its twin
+        True,  # no twin
+        True,  # no twin in the list
+    ]
+    panel = open_panel()
+    start(qtbot, panel, project, body)
+    assert panel.session.part() == 1  # torso: shoulders and hips labelled
+    near = [set(c.landmarks_near) for c in panel.ui.grid.canvases]
+    both = {"left_shoulder", "right_shoulder", "left_hip", "right_hip"}
+    left, right = {"left_shoulder", "left_hip"}, {"right_shoulder", "right_hip"}
+    # front, front-left, back-left, back, back-right, front-right: the person's own sides
+    assert near == [both, left, left, both, right, right]

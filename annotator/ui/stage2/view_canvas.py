@@ -28,6 +28,24 @@ _BACKGROUND = QColor(41, 43, 48)
 _OUTLINE = QColor(255, 255, 255)
 
 
+#: How much deeper (metres) than its other-side twin a joint is to count as on the far side.
+FAR_SIDE = 0.05
+
+
+def near_side(joints: list[str], depth: np.ndarray) -> np.ndarray:
+    """Which joint labels to draw plainly: all but those of a left / right pair whose twin is
+    at least FAR_SIDE nearer (the far shoulder in a side view). Joints lie inside the body,
+    so the rendered surface cannot tell; the twin can, whatever the camera's elevation."""
+    at = {name: k for k, name in enumerate(joints)}
+    near = np.ones(len(joints), bool)
+    for k, name in enumerate(joints):
+        side, _, rest = name.partition("_")
+        twin = at.get({"left": "right_", "right": "left_"}.get(side, "?") + rest)
+        if twin is not None and depth[k] > depth[twin] + FAR_SIDE:
+            near[k] = False
+    return near
+
+
 def landmark_label(joint: str) -> str:
     """``"left_elbow"`` -> ``"L elbow"`` (the person's own left)."""
     side, _, name = joint.partition("_")
@@ -86,6 +104,7 @@ class ViewCanvas(QWidget):
         self._others = (np.zeros((0, 2)), np.zeros(0, bool))
         self._landmarks: list[tuple[str, np.ndarray]] = []
         self._landmark_xy = np.zeros((0, 2))
+        self._landmark_near = np.zeros(0, bool)
         self._generation = 0
         self.setMinimumSize(120, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -161,9 +180,11 @@ class ViewCanvas(QWidget):
         self._others = self._project(others)
         if self.view is None or not self._landmarks:
             self._landmark_xy = np.zeros((0, 2))
+            self._landmark_near = np.zeros(0, bool)
         else:
             positions = np.array([p for _, p in self._landmarks])
-            self._landmark_xy = self.view.camera.project(positions)[0]
+            self._landmark_xy, depth = self.view.camera.project(positions)
+            self._landmark_near = near_side([n for n, _ in self._landmarks], depth)
 
     def _project(self, points: SurfacePoints | None) -> tuple[np.ndarray, np.ndarray]:
         if self.view is None or points is None or len(points) == 0:
@@ -254,18 +275,30 @@ class ViewCanvas(QWidget):
         assert self.view is not None
         h, w = self.view.image.shape[:2]
         metrics = painter.fontMetrics()
-        for (name, _), (x, y) in zip(self._landmarks, self._landmark_xy, strict=True):
+        # Far-side labels faint and first, so that the near side's are read on top of them.
+        order = np.argsort(self._landmark_near, kind="stable")
+        for k in order:
+            (x, y), near = self._landmark_xy[k], bool(self._landmark_near[k])
             if not (0 <= x < w and 0 <= y < h):
                 continue
             centre = self.to_widget(float(x), float(y))
-            text = landmark_label(name)
+            text = landmark_label(self._landmarks[k][0])
             box = QRectF(metrics.boundingRect(text)).adjusted(-4, -1, 4, 1)
             box.moveCenter(centre)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(20, 22, 26, 170))
+            painter.setBrush(QColor(20, 22, 26, 170 if near else 70))
             painter.drawRoundedRect(box, 4, 4)
-            painter.setPen(QColor(150, 210, 255))
+            painter.setPen(QColor(150, 210, 255, 255 if near else 110))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    @property
+    def landmarks_near(self) -> list[str]:
+        """The joints labelled on the near side of the part in this view (the others faint)."""
+        return [
+            name
+            for (name, _), near in zip(self._landmarks, self._landmark_near, strict=True)
+            if near
+        ]
 
     def _draw_points(
         self,
