@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,33 @@ def _local_rows(sources: list[int]) -> tuple[list[int], list[tuple[np.ndarray, n
     return sources, out
 
 
+def _in_workers(
+    work: Callable[[list[int]], tuple[list[int], Any]],
+    n: int,
+    chunk: int,
+    workers: int,
+    init: tuple[Callable[..., None], tuple[Any, ...]],
+    progress: Callable[[int, int], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> Iterator[tuple[list[int], Any]]:
+    """``work`` over the sources 0..n-1 in chunks, in spawned worker processes set up by
+    ``init`` (function, arguments); yields (sources, result) as chunks finish, reports
+    progress, and cancels (InterruptedError) when ``should_stop`` says so."""
+    import multiprocessing as mp
+
+    chunks = [list(range(i, min(n, i + chunk))) for i in range(0, n, chunk)]
+    with mp.get_context("spawn").Pool(workers, init[0], init[1]) as pool:
+        done = 0
+        for sources, result in pool.imap_unordered(work, chunks):
+            yield sources, result
+            done += len(sources)
+            if progress is not None:
+                progress(done, n)
+            if should_stop is not None and should_stop():
+                pool.terminate()
+                raise InterruptedError("geodesic precompute cancelled")
+
+
 def local_distances(
     vertices: np.ndarray,
     faces: np.ndarray,
@@ -201,23 +228,12 @@ def local_distances(
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact distances between vertices closer than ``radius``, as CSR (indptr, indices, data)."""
-    import multiprocessing as mp
-
     n = len(vertices)
     rows: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int32), np.zeros(0))] * n
-    chunks = [list(range(i, min(n, i + 50))) for i in range(0, n, 50)]
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, _init_local_worker, (vertices, faces, radius)) as pool:
-        done = 0
-        for sources, result in pool.imap_unordered(_local_rows, chunks):
-            for source, row in zip(sources, result, strict=True):
-                rows[source] = row
-            done += len(sources)
-            if progress is not None:
-                progress(done, n)
-            if should_stop is not None and should_stop():
-                pool.terminate()
-                raise InterruptedError("geodesic precompute cancelled")
+    init = (_init_local_worker, (vertices, faces, radius))
+    for sources, result in _in_workers(_local_rows, n, 50, workers, init, progress, should_stop):
+        for source, row in zip(sources, result, strict=True):
+            rows[source] = row
     indptr = np.r_[0, np.cumsum([len(r[0]) for r in rows])].astype(np.int64)
     indices = np.concatenate([r[0] for r in rows]).astype(np.int32)
     data = np.concatenate([r[1] for r in rows]).astype(np.float16)
@@ -243,22 +259,11 @@ def exact_all_pairs(
         progress: called with (done, total) as rows arrive.
         should_stop: polled between chunks; returning True cancels (raises InterruptedError).
     """
-    import multiprocessing as mp
-
     n = len(vertices)
     out = np.zeros((n, n), np.float32)
-    chunks = [list(range(i, min(n, i + 25))) for i in range(0, n, 25)]
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(vertices, faces)) as pool:
-        done = 0
-        for sources, rows in pool.imap_unordered(_rows, chunks):
-            out[sources] = rows
-            done += len(sources)
-            if progress is not None:
-                progress(done, n)
-            if should_stop is not None and should_stop():
-                pool.terminate()
-                raise InterruptedError("geodesic precompute cancelled")
+    init = (_init_worker, (vertices, faces))
+    for sources, rows in _in_workers(_rows, n, 25, workers, init, progress, should_stop):
+        out[sources] = rows
     if not np.isfinite(out).all() or (out.max(axis=1) <= 0).any():
         raise RuntimeError("the exact geodesic solver returned invalid distances")
     return 0.5 * (out + out.T)

@@ -117,3 +117,33 @@ def test_a_second_process_waits_for_the_builder_then_loads(geo, tmp_path):
     waiter.join(60)
     assert len(found) == 1
     assert found[0].table.distances.shape == geo.table.distances.shape
+
+
+def flat_grid(n: int = 6, step: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """A flat square of n x n vertices: there geodesic distance is straight-line distance."""
+    ys, xs = np.mgrid[0:n, 0:n]
+    vertices = np.c_[xs.ravel() * step, ys.ravel() * step, np.zeros(n * n)]
+    k = (ys[:-1, :-1] * n + xs[:-1, :-1]).ravel()
+    faces = np.r_[np.c_[k, k + 1, k + n + 1], np.c_[k, k + n + 1, k + n]].astype(np.int64)
+    return vertices, faces
+
+
+def test_precompute_in_worker_processes_is_exact_on_a_plane_and_cancels():
+    from annotator.surface.geodesic import exact_all_pairs, local_distances
+
+    vertices, faces = flat_grid()
+    straight = np.linalg.norm(vertices[:, None] - vertices[None], axis=2)
+    seen: list[tuple[int, int]] = []
+    all_pairs = exact_all_pairs(vertices, faces, progress=lambda d, n: seen.append((d, n)))
+    np.testing.assert_allclose(all_pairs, straight, atol=1e-6)
+    assert seen[-1] == (36, 36)
+    indptr, indices, data = local_distances(vertices, faces, radius=0.05)
+    for source in range(len(vertices)):
+        near = indices[indptr[source] : indptr[source + 1]]
+        expected = np.flatnonzero(straight[source] <= 0.05 + 1e-9)
+        np.testing.assert_array_equal(near, expected)
+        np.testing.assert_allclose(
+            data[indptr[source] : indptr[source + 1]], straight[source, near], atol=1e-4
+        )
+    with pytest.raises(InterruptedError):
+        exact_all_pairs(vertices, faces, should_stop=lambda: True)
