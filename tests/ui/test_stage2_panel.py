@@ -107,7 +107,8 @@ def open_panel(qtbot, project):
     panels = []
 
     def make(person_id: int | None = None) -> Stage2Panel:
-        panel = Stage2Panel(project, ANNOTATOR)
+        # These tests look at the pick on the point it answers: the walk stays there.
+        panel = Stage2Panel(project, ANNOTATOR, advance_after_pick=False)
         qtbot.addWidget(panel)
         panel.resize(1400, 900)
         panel.show()
@@ -240,7 +241,7 @@ def test_reopening_the_project_shows_the_saved_answers(qtbot, open_panel, projec
     try:
         from annotator.ui.stage2.panel import Stage2Panel
 
-        again = Stage2Panel(reopened, ANNOTATOR)
+        again = Stage2Panel(reopened, ANNOTATOR, advance_after_pick=False)
         qtbot.addWidget(again)
         again.resize(1400, 900)
         again.show()

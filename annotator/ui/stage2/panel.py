@@ -88,6 +88,8 @@ class Stage2Panel(QWidget):
         parent: Qt parent.
         view_size: side of the rendered part views, pixels.
         cache_dir: disk cache of rendered views (default: the app's cache folder).
+        advance_after_pick: a pick goes on to the next point to do (the app passes the
+            user's setting, :attr:`annotator.ui.settings.Settings.advance_after_pick`).
 
     Signals:
         currentPointChanged(float, float): image x, y of the current sample point, or
@@ -98,6 +100,7 @@ class Stage2Panel(QWidget):
             and :attr:`last_error`).
         viewsShown(int): the six views of this coarse part are on screen.
         markersPainted(): every one of the six views painted the latest markers.
+        advanceAfterPickChanged(bool): the user ticked or unticked "Next point after a pick".
     """
 
     currentPointChanged = Signal(float, float)
@@ -106,6 +109,7 @@ class Stage2Panel(QWidget):
     statusMessage = Signal(str)
     viewsShown = Signal(int)
     markersPainted = Signal()
+    advanceAfterPickChanged = Signal(bool)
 
     def __init__(
         self,
@@ -115,6 +119,7 @@ class Stage2Panel(QWidget):
         *,
         view_size: int = 512,
         cache_dir: Path | None = None,
+        advance_after_pick: bool = True,
     ) -> None:
         super().__init__(parent)
         self.project = project
@@ -131,6 +136,7 @@ class Stage2Panel(QWidget):
         self._error_box: QMessageBox | None = None
         self.last_error = ""
         self.ui: PanelWidgets = build_panel(self)
+        self.ui.advance.setChecked(advance_after_pick)
         self._connect_widgets()
         self._setup_actions()
         if cache_dir is None:
@@ -161,6 +167,7 @@ class Stage2Panel(QWidget):
         ui.not_visible.clicked.connect(self.mark_not_visible)
         ui.undo.clicked.connect(self.undo)
         ui.show_others.toggled.connect(self.set_show_others)
+        ui.advance.toggled.connect(self.advanceAfterPickChanged)
 
     def _setup_actions(self) -> None:
         table: list[tuple[str, list[str], Callable[[], object]]] = [
