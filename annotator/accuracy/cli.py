@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report",
         help="write an HTML report with figures and a JSON of the numbers",
         description="Writes DIR/report.html, DIR/accuracy.json, DIR/rcp.png and heat maps. The "
-        "first run on a machine precomputes the geodesic table (a few minutes).",
+        "first run on a machine precomputes the geodesic table (once per machine; how long: "
+        "docs/adr/0002-geodesics.md).",
     )
     report.add_argument("project", type=Path, help="project folder")
     report.add_argument("--out", type=Path, required=True, help="output folder")
@@ -79,7 +80,9 @@ def _geodesics(body: str):  # -> Geodesics
     from annotator.surface.geodesic import Geodesics
 
     bar = tqdm(
-        desc="geodesic table (once per machine, ~17 min on 2 cores)", unit="row", leave=False
+        desc="geodesic table (once per machine, see docs/adr/0002-geodesics.md)",
+        unit="row",
+        leave=False,
     )
 
     def progress(done: int, total: int) -> None:
