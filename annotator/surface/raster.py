@@ -423,13 +423,14 @@ def visible_points(
     corners = np.asarray(mesh.faces)[faces]  # [N, 3]
     centres = np.stack([cols + 0.5, rows + 0.5], axis=1).astype(np.float64)
     lam, miss = nearest_in_triangles(centres, xy[corners])
-    behind = np.any(z[corners] <= 0, axis=1)  # the projection of such a face is meaningless
+    corner_z = z[corners]
     with np.errstate(divide="ignore", invalid="ignore"):
-        weights = lam / z[corners]
+        weights = lam / corner_z
         total = weights.sum(axis=1)
-        bary = weights / total[:, None]
         depth = 1.0 / total
-    bad = behind | ~np.isfinite(depth) | ~np.all(np.isfinite(bary), axis=1)
+        bary = weights / total[:, None]
+        # a corner behind the camera makes the projection meaningless
+        bad = (corner_z.min(axis=1) <= 0) | ~(np.isfinite(depth) & (depth > 0))
     miss[bad] = np.inf
     depth[bad] = np.nan
     bary[bad] = 1.0 / 3.0
@@ -458,20 +459,21 @@ def nearest_in_triangles(
         ``[N, 3]`` barycentric coordinates of the nearest point (rows in [0, 1], summing to
         1) and ``[N]`` its distance to the point, pixels.
     """
-    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    e1, e2, q = b - a, c - a, points - a
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ax, ay = triangles[:, 0, 0], triangles[:, 0, 1]
+    e1x, e1y = triangles[:, 1, 0] - ax, triangles[:, 1, 1] - ay
+    e2x, e2y = triangles[:, 2, 0] - ax, triangles[:, 2, 1] - ay
+    qx, qy = points[:, 0] - ax, points[:, 1] - ay
+    det = e1x * e2y - e1y * e2x
     with np.errstate(divide="ignore", invalid="ignore"):
-        l1 = (q[:, 0] * e2[:, 1] - q[:, 1] * e2[:, 0]) / det
-        l2 = (e1[:, 0] * q[:, 1] - e1[:, 1] * q[:, 0]) / det
-    lam = np.stack([1.0 - l1 - l2, l1, l2], axis=1)
-    inside = np.all(lam >= 0, axis=1)  # NaN (a degenerate triangle) is not inside
-    lam[~inside] = 0.0
-    miss = np.full(len(points), np.inf)
-    # measured, not assumed: on a near-degenerate triangle the solve itself is inaccurate
-    miss[inside] = np.linalg.norm(
-        np.einsum("nk,nkd->nd", lam[inside], triangles[inside]) - points[inside], axis=1
-    )
+        l1 = (qx * e2y - qy * e2x) / det
+        l2 = (e1x * qy - e1y * qx) / det
+        l0 = 1.0 - l1 - l2
+        inside = (l0 >= 0) & (l1 >= 0) & (l2 >= 0)  # NaN (a degenerate triangle) is not
+        # measured, not assumed: on a near-degenerate triangle the solve itself is inaccurate
+        miss = np.where(
+            inside, np.hypot(l1 * e1x + l2 * e2x - qx, l1 * e1y + l2 * e2y - qy), np.inf
+        )
+    lam = np.stack([l0, l1, l2], axis=1)
     todo = np.flatnonzero(miss > 1e-9)
     for i, j in ((0, 1), (1, 2), (2, 0)):
         start, edge = triangles[todo, i], triangles[todo, j] - triangles[todo, i]
@@ -484,6 +486,7 @@ def nearest_in_triangles(
         lam[rows] = 0.0
         lam[rows, i], lam[rows, j] = 1.0 - t[better], t[better]
         miss[rows] = gap[better]
+    lam[np.isinf(miss)] = 1.0 / 3.0  # corners not finite: no nearest point
     return lam, miss
 
 
