@@ -1,7 +1,7 @@
 """Check the exact truth of synthetic people over many image sizes and seeds (minutes).
 
-The tests render a few scenes at one size; a wrong surface point that only a rare sliver
-triangle produces (one pixel in 10^5) slips through them. This script renders several
+The tests render a few scenes at one size; a wrong label that only a rare sliver face
+produces (one pixel in a million) slips through them. This script renders several
 hundred images through the real pipeline, ``dpstudio synth --check`` (worker processes,
 files written to a temporary folder), one run per size, each with its own seed, and then:
 

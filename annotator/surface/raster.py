@@ -26,7 +26,7 @@ face seen edge-on, a fraction of a pixel wide) may cover a pixel its float64 pro
 not. Such a pixel gets the face's point *nearest* the centre in the image (so the miss is the
 snapping, about 0.002 px) and :class:`VisiblePoints` says how far that is and how deep the
 point lies. Clipping the coordinates instead, as an earlier version did, is no nearest point:
-on a sliver it gave points up to 0.7 px away and centimetres behind the recorded depth
+on a sliver it gave points up to 0.8 px away and centimetres behind the recorded depth
 (``(0, 0.5, 0.5)`` when two coordinates clipped to 1). The GPU interpolates a sliver's depth
 *outside* the face there (extrapolation), so the depth buffer and the face's true depth can
 disagree: :func:`visible_points` reports both, and callers decide (the synthetic renderer
