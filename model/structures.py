@@ -127,9 +127,10 @@ class DensePoseChartOutput:
         fine_segm: ``[N, 25, S, S]`` logits of chart 0..24 (0 background).
         u: ``[N, 25, S, S]`` U per chart (raw regression, about [0, 1]).
         v: ``[N, 25, S, S]`` V per chart.
-        sigma_1: ``[N, 25, S, S]`` or None: isotropic UV uncertainty (WC1, WC2), softplus
-            + epsilon already applied.
-        sigma_2: ``[N, 25, S, S]`` or None: second isotropic term (WC2).
+        sigma_1: ``[N, 25, S, S]`` or None: unused by the chart models (kept for the
+            reference's field set).
+        sigma_2: ``[N, 25, S, S]`` or None: UV uncertainty (WC1 and WC2), raw: the variance
+            is ``softplus(sigma_2) + epsilon``.
         kappa_u, kappa_v: ``[N, 25, S, S]`` or None: anisotropic direction (WC2).
         fine_segm_confidence, coarse_segm_confidence: ``[N, 1, S, S]`` or None: segmentation
             confidence (M), positive; logits are scaled by it.
@@ -155,6 +156,14 @@ class DensePoseChartOutput:
         return DensePoseChartOutput(
             **{
                 f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
+                for f in fields(self)
+            }
+        )
+
+    def to(self, device: torch.device | str) -> DensePoseChartOutput:
+        return DensePoseChartOutput(
+            **{
+                f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
                 for f in fields(self)
             }
         )
