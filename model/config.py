@@ -109,6 +109,10 @@ class ModelConfig:
 class DataConfig:
     """Training data handling."""
 
+    #: Body model whose atlas the data's (I, U, V) refer to ("anny", or "smpl" with the
+    #: official charts); ``atlas`` names an atlas file instead of the built-in one.
+    body: str = "anny"
+    atlas: str = ""
     #: "sparse" (annotated points), "dense" (every skin pixel of synthetic truth) or
     #: "dense_sample" (``dense_points`` skin pixels per person, drawn anew each time).
     points: str = "sparse"
