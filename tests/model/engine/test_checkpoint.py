@@ -77,7 +77,7 @@ def test_not_ours_and_damaged(tmp_path: Path):
         load_checkpoint(other)
     cut = tmp_path / "cut.pth"
     cut.write_bytes(write(tmp_path / "whole.pth", {"body": "a", "digest": "b"}).read_bytes()[:200])
-    with pytest.raises(CheckpointError, match="cut.pth"):
+    with pytest.raises(CheckpointError, match=r"cut\.pth"):
         load_checkpoint(cut)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "missing.pth")
