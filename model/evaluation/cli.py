@@ -62,19 +62,24 @@ def _kappa(text: str) -> str | float:
 
 def _score(args: argparse.Namespace) -> int:
     from annotator.dataset import jsonio
+    from model.evaluation.densepose_eval import MODES
     from model.evaluation.errors import EvaluationInputError
     from model.evaluation.evaluate import evaluate
+    from model.evaluation.ground_truth import load_ground_truth
     from model.evaluation.results import read_results
 
     kappa = _kappa(args.kappa)
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        raise UserError(f"--modes: unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
     try:
         detections = read_results(args.results)
+        gt = load_ground_truth(args.data, root=args.images)
         report = evaluate(
-            args.data,
+            gt,
             detections,
             geodesics=_geodesics(),
-            images_root=args.images,
             kappa=kappa,
             modes=modes,
             dense=False if args.no_dense else None,

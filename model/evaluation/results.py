@@ -71,9 +71,14 @@ def quantize(result: DensePoseResult) -> np.ndarray:
 
 
 def encode_png(iuv: np.ndarray) -> str:
-    """``[3, H, W]`` uint8 -> base64 text of an RGB PNG (PIL, as the reference writes it)."""
+    """``[3, H, W]`` uint8 -> base64 text of an RGB PNG (PIL, as the reference writes it).
+
+    An empty map (a box under one pixel wide or high) has no PNG: its text is empty.
+    """
     from PIL import Image
 
+    if iuv.size == 0:
+        return ""
     stream = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(np.moveaxis(iuv, 0, -1))).save(stream, format="png")
     return base64.encodebytes(stream.getvalue()).decode("ascii")
@@ -128,11 +133,12 @@ def decode_detection(record: Any, file: str = "<results>", index: int = 0) -> De
     if problems:
         raise ResultsFormatError(problems)
     where += f" (image {record['image_id']})"
+    shape = [int(s) for s in record["uv_shape"]]
     try:
-        iuv = decode_png(record["uv_data"])
+        empty = record["uv_data"] == "" and 0 in shape
+        iuv = np.zeros(shape, np.uint8) if empty else decode_png(record["uv_data"])
     except ValueError as exc:
         raise ResultsFormatError([Problem(file, where, "uv_data", NO_VALUE, str(exc))]) from exc
-    shape = [int(s) for s in record["uv_shape"]]
     if list(iuv.shape) != shape:
         message = f"the PNG holds {list(iuv.shape)} ([3, height, width]), not uv_shape"
         raise ResultsFormatError([Problem(file, where, "uv_shape", shape, message)])
