@@ -211,10 +211,10 @@ def _restore(state: Any, path: Path, atlas: Any, runlog: RunLog) -> None:
 def _evaluator(run: dict[str, Any], cfg: Config, body: str) -> Any:
     if not run.get("val") or not cfg.solver.eval_period:
         return None
-    from model.engine.evaluate import evaluate_model
+    from model.engine.evaluate import evaluate_model, headline
 
     def evaluate(model: nn.Module) -> dict[str, Any]:
         report = evaluate_model(model, Path(run["val"]), Path(run["val_images"]), atlas_body=body)
-        return report.headline()
+        return headline(report)
 
     return evaluate

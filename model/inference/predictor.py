@@ -52,27 +52,35 @@ def load_model(checkpoint: Checkpoint, device: torch.device) -> tuple[nn.Module,
 
 
 class Predictor:
-    """Runs a checkpoint on images.
+    """Runs a model on images.
 
     Args:
-        checkpoint: a checkpoint file or run folder (or a loaded :class:`Checkpoint`).
-        device: "auto", "cpu", "cuda" or "cuda:N".
+        model: the network (put in eval mode; inputs go to its device).
         score_threshold: detections below it are dropped.
+        atlas: ``{"body", "digest"}`` of the atlas its (I, U, V) refer to.
     """
 
     def __init__(
         self,
-        checkpoint: str | Path | Checkpoint,
+        model: nn.Module,
         *,
-        device: str = "auto",
         score_threshold: float = 0.5,
+        atlas: dict[str, str] | None = None,
     ) -> None:
-        self.checkpoint = (
-            checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-        )
-        self.device = pick_device(device)
-        self.model, self.config = load_model(self.checkpoint, self.device)
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
         self.score_threshold = score_threshold
+        self.atlas = atlas or {"body": "anny"}
+
+    @classmethod
+    def from_checkpoint(
+        cls, checkpoint: str | Path | Checkpoint, *, device: str = "auto",
+        score_threshold: float = 0.5,
+    ) -> Predictor:
+        """A checkpoint file or run folder (or a loaded :class:`Checkpoint`) on a device."""
+        ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+        model, _ = load_model(ckpt, pick_device(device))
+        return cls(model, score_threshold=score_threshold, atlas=ckpt.atlas)
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> list[PersonPrediction]:
