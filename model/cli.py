@@ -32,9 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.set_defaults(handler=lambda args: model.print_help() or 2)
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument(
-        "--data", type=Path, required=True, help="DensePose-COCO JSON, or a `dpstudio synth` folder"
+        "--data",
+        type=Path,
+        required=required,
+        help="DensePose-COCO JSON, or a `dpstudio synth` folder",
     )
     parser.add_argument(
         "--images",
@@ -73,7 +76,7 @@ def _register_train(cmds: argparse._SubParsersAction) -> None:
         default="R_18_FPN_cpu",
         help="preset name (see `dpstudio model presets`) or YAML file",
     )
-    add_data_arguments(train)
+    add_data_arguments(train, required=False)
     train.add_argument("--val", type=Path, help="held-out DensePose-COCO JSON or synth folder")
     train.add_argument("--val-images", type=Path, help="held-out images (default: as --images)")
     train.add_argument("--out", type=Path, required=True, help="run folder")
@@ -151,7 +154,11 @@ def _presets(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from model.engine.run import TrainRequest, train
 
-    data, images = resolve_data(args.data, args.images)
+    data = images = None
+    if args.data is not None:
+        data, images = resolve_data(args.data, args.images)
+    elif not args.resume:
+        raise UserError("--data is required (a DensePose-COCO JSON or a synth folder)")
     val = val_images = None
     if args.val is not None:
         val, val_images = resolve_data(args.val, args.val_images)

@@ -49,14 +49,18 @@ class _Augmented(Dataset[Any]):
 class _SlotBatches(Sampler[list[tuple[int, int]]]):
     """This process's micro-batches in order: slot after slot, iteration after iteration."""
 
-    def __init__(self, size: int, *, seed: int, plan: BatchPlan, world: World,
-                 start_iter: int) -> None:
+    def __init__(
+        self, size: int, *, seed: int, plan: BatchPlan, world: World, start_iter: int
+    ) -> None:
         slots = plan.accumulation * world.size
         first = world.rank * plan.accumulation
         self.micro = plan.micro_batch
-        self.lanes = [TrainingSampler(size, seed=seed, rank=s, world_size=slots,
-                                      start=start_iter * plan.micro_batch)
-                      for s in range(first, first + plan.accumulation)]
+        self.lanes = [
+            TrainingSampler(
+                size, seed=seed, rank=s, world_size=slots, start=start_iter * plan.micro_batch
+            )
+            for s in range(first, first + plan.accumulation)
+        ]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         streams = [iter(lane) for lane in self.lanes]
@@ -70,7 +74,8 @@ def training_dataset(cfg: Config, data: Path, images: Path, atlas: Atlas) -> Any
     from model.data.dataset import DensePoseCocoDataset
 
     return DensePoseCocoDataset(
-        data, images,
+        data,
+        images,
         points=cfg.data.points,  # type: ignore[arg-type]
         points_per_person=cfg.data.dense_points if cfg.data.points == "dense_sample" else None,
         keep="with_persons",
@@ -89,14 +94,22 @@ def train_transform(cfg: Config, atlas: Atlas) -> Any:
     return TrainTransform(flip_table=load_flip_table(atlas))
 
 
-def micro_batches(dataset: Any, *, plan: BatchPlan, world: World, seed: int, start_iter: int,
-                  num_workers: int, transform: Any = None
-                  ) -> Iterator[tuple[list[torch.Tensor], list[dict[str, Any]]]]:
+def micro_batches(
+    dataset: Any,
+    *,
+    plan: BatchPlan,
+    world: World,
+    seed: int,
+    start_iter: int,
+    num_workers: int,
+    transform: Any = None,
+) -> Iterator[tuple[list[torch.Tensor], list[dict[str, Any]]]]:
     """Endless ``(images, targets)`` micro-batches of this process from ``start_iter`` on."""
     loader = DataLoader(
         _Augmented(dataset, transform),
-        batch_sampler=_SlotBatches(len(dataset), seed=seed, plan=plan, world=world,
-                                   start_iter=start_iter),
+        batch_sampler=_SlotBatches(
+            len(dataset), seed=seed, plan=plan, world=world, start_iter=start_iter
+        ),
         num_workers=num_workers,
         collate_fn=collate,
         worker_init_fn=worker_init if num_workers else None,

@@ -71,15 +71,25 @@ def evaluate_model(
 
 def headline(report: EvaluationReport) -> dict[str, float]:
     """The figures a training log and a comparison table show (fractions; NaN: none)."""
-    out = {f"{mode}_{name}": summary.stats[name]
-           for mode, summary in report.ap.items() for name in ("AP", "AP50", "AP75")}
+    out = {
+        f"{mode}_{name}": summary.stats[name]
+        for mode, summary in report.ap.items()
+        for name in ("AP", "AP50", "AP75")
+    }
     overall = report.pointwise.figures.overall
-    out |= {"auc10": overall.auc10, "auc30": overall.auc30,
-            "mean_error_m": overall.mean, "mask_iou": report.pointwise.mean_mask_iou}
+    out |= {
+        "auc10": overall.auc10,
+        "auc30": overall.auc30,
+        "mean_error_m": overall.mean,
+        "mask_iou": report.pointwise.mean_mask_iou,
+    }
     if report.dense is not None:
         dense = report.dense.figures.overall
-        out |= {"dense_auc10": dense.auc10, "dense_auc30": dense.auc30,
-                "dense_mean_error_m": dense.mean}
+        out |= {
+            "dense_auc10": dense.auc10,
+            "dense_auc30": dense.auc30,
+            "dense_mean_error_m": dense.mean,
+        }
     return out
 
 

@@ -135,6 +135,7 @@ def train(request: TrainRequest) -> str:
         atlas = load_atlas(cfg.data.body, cfg.data.atlas or None)
         last = latest_checkpoint(request.out) if request.resume else None
         start = load_checkpoint(last).iteration if last else 0
+        torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
         runlog = RunLog(
             request.out,
             start_iter=start,

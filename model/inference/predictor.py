@@ -74,7 +74,10 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(
-        cls, checkpoint: str | Path | Checkpoint, *, device: str = "auto",
+        cls,
+        checkpoint: str | Path | Checkpoint,
+        *,
+        device: str = "auto",
         score_threshold: float = 0.5,
     ) -> Predictor:
         """A checkpoint file or run folder (or a loaded :class:`Checkpoint`) on a device."""
