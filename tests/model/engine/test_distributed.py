@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from model.engine.checkpoint import load_checkpoint
 
 from .conftest import env, losses, train_args
