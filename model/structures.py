@@ -18,7 +18,9 @@ Predictions are :class:`DensePoseChartOutput` (raw head outputs for N boxes) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 
@@ -150,23 +152,20 @@ class DensePoseChartOutput:
     def __len__(self) -> int:
         return len(self.coarse_segm)
 
+    def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> DensePoseChartOutput:
+        values: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            values[f.name] = None if value is None else fn(value)
+        return DensePoseChartOutput(**values)
+
     def __getitem__(self, index: int | slice | torch.Tensor) -> DensePoseChartOutput:
         if isinstance(index, int):
             index = slice(index, index + 1)
-        return DensePoseChartOutput(
-            **{
-                f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
-                for f in fields(self)
-            }
-        )
+        return self._map(lambda t: t[index])
 
     def to(self, device: torch.device | str) -> DensePoseChartOutput:
-        return DensePoseChartOutput(
-            **{
-                f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
-                for f in fields(self)
-            }
-        )
+        return self._map(lambda t: t.to(device))
 
     def confidences(self) -> dict[str, torch.Tensor]:
         """The confidence maps that are present, by name."""

@@ -45,7 +45,7 @@ def atlas_identity(atlas: Atlas) -> dict[str, str]:
 
 def rng_state() -> dict[str, Any]:
     """Torch, NumPy and Python generator states as tensors and plain values."""
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],

@@ -102,7 +102,8 @@ class StopRequest:
 
 def build_optimizer(model: nn.Module, solver: SolverConfig) -> torch.optim.SGD:
     """SGD with momentum; no weight decay on normalisation layers (detectron2's default)."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for module in model.modules():
         is_norm = isinstance(module, nn.GroupNorm | nn.BatchNorm2d | nn.LayerNorm)
         for p in module.parameters(recurse=False):
@@ -216,7 +217,8 @@ class Trainer:
                 micro_batch_seed(self.cfg.seed, st.iteration, world.rank * plan.accumulation + a)
             )
             sync = a == plan.accumulation - 1 or not world.distributed
-            with contextlib.nullcontext() if sync else self.net.no_sync(), self._autocast():
+            quiet = contextlib.nullcontext() if sync else self.net.no_sync()  # type: ignore[operator]
+            with quiet, self._autocast():
                 losses = self.net(images, targets)
                 loss = sum(losses.values()) / plan.accumulation
             if st.scaler is not None:

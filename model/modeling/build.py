@@ -74,7 +74,7 @@ def build_densepose_branch(
     else:
         raise ValueError(f"model.densepose.kind must be v1convx or deeplab, got {cfg.kind!r}")
     predictor = ChartPredictor(
-        in_channels=int(head.out_channels),  # type: ignore[arg-type]
+        in_channels=int(head.out_channels),
         coarse_channels=cfg.coarse_segm_channels,
         deconv_kernel=cfg.deconv_kernel,
         up_scale=cfg.up_scale,

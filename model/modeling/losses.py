@@ -105,7 +105,12 @@ def pack_targets(
         matched_people: per image, ``[R_b]`` int64 index of the matched person.
         targets: per image, the people's DensePose annotations.
     """
-    rows, box_gt, box_est, masks, pieces = [], [], [], [], []
+    rows: list[int] = []
+    box_gt: list[torch.Tensor] = []
+    box_est: list[torch.Tensor] = []
+    masks: list[torch.Tensor] = []
+    pieces: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+    pieces = []
     offset = 0
     for props, gt_boxes, people, dp in zip(
         proposals, matched_boxes, matched_people, targets, strict=True

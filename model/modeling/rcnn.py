@@ -49,7 +49,7 @@ class DensePoseRCNN(FasterRCNN):
         super().__init__(backbone, num_classes=2, min_size=min_size_train, **kwargs)
         self.min_size_train = tuple(min_size_train)
         self.min_size_test = min_size_test
-        base = self.roi_heads
+        base: Any = getattr(self, "roi_heads")  # noqa: B009 (torchvision leaves it untyped)
         self.roi_heads = DensePoseRoIHeads(
             densepose=densepose,
             loss_weights=loss_weights,

@@ -96,7 +96,7 @@ class DensePoseRoIHeads(RoIHeads):
         self._sampled: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] | None
         self._sampled = None
 
-    def select_training_samples(self, proposals, targets):  # type: ignore[no-untyped-def]
+    def select_training_samples(self, proposals, targets):
         """torchvision's sampling, remembered for the DensePose branch."""
         proposals, matched_idxs, labels, regression_targets = super().select_training_samples(
             proposals, targets
@@ -104,7 +104,7 @@ class DensePoseRoIHeads(RoIHeads):
         self._sampled = (proposals, matched_idxs, labels)
         return proposals, matched_idxs, labels, regression_targets
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         features: dict[str, torch.Tensor],
         proposals: list[torch.Tensor],
