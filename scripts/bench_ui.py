@@ -285,7 +285,8 @@ def bench_marker(clicks: int, tmp: Path) -> None:
         QTest.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.to_widget(x, y).toPoint())
         return start
 
-    marked = []  # the pick shown on the six views (the walk stays on the point)
+    panel.ui.advance.setChecked(False)  # first the pick alone: the walk stays on the point
+    marked = []  # the pick shown on the six views
     for _ in range(clicks):
         start = click_first_view()
         until(app, lambda: bool(painted), 10)

@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report",
         help="write an HTML report with figures and a JSON of the numbers",
         description="Writes DIR/report.html, DIR/accuracy.json, DIR/rcp.png and heat maps. The "
-        "first run on a machine precomputes the geodesic table (a few minutes).",
+        "first run on a machine precomputes the geodesic table (once per machine; how long: "
+        "docs/adr/0002-geodesics.md).",
     )
     report.add_argument("project", type=Path, help="project folder")
     report.add_argument("--out", type=Path, required=True, help="output folder")
@@ -37,14 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "simulate",
         help="answer the gold tasks as a simulated annotator with a known error",
         description="Paints the true part masks, samples points and answers each one by moving "
-        "the true surface point along the body by a set distance per part. Use it to check "
-        "the pipeline: a report must recover the configured errors.",
+        "the true surface point along the body, in a random direction, by a random distance "
+        "(Rayleigh-distributed, as a click with a Gaussian error) whose mean is set per part. "
+        "Use it to check the pipeline: a report must recover the configured mean errors.",
     )
     sim.add_argument("project", type=Path, help="project folder")
     sim.add_argument("--name", default="simulated", help="annotator name (default: simulated)")
     sim.add_argument(
         "--error-cm",
-        help="one error for every part, or per part as PART=CM,... (part names with _ for "
+        help="one mean error for every part, or per part as PART=CM,... (part names with _ for "
         "spaces, e.g. torso=7,head=2); default: close to the paper's humans",
     )
     sim.add_argument("--not-visible", type=float, default=0.0, help="share marked not visible")
@@ -79,7 +81,9 @@ def _geodesics(body: str):  # -> Geodesics
     from annotator.surface.geodesic import Geodesics
 
     bar = tqdm(
-        desc="geodesic table (once per machine, ~17 min on 2 cores)", unit="row", leave=False
+        desc="geodesic table (once per machine, see docs/adr/0002-geodesics.md)",
+        unit="row",
+        leave=False,
     )
 
     def progress(done: int, total: int) -> None:
@@ -142,7 +146,8 @@ def _simulate(args: argparse.Namespace) -> int:
     errors.update(_parse_errors(args.error_cm) or {})
     sim = SimulatedAnnotator(args.name, errors, args.not_visible, args.seed)
     with _open(args.project, readonly=False) as project:
-        n = sim.annotate(project, load_atlas(project.body))
+        geo = _geodesics(project.body)  # walks that wrap round a finger are redrawn
+        n = sim.annotate(project, load_atlas(project.body), geodesics=geo)
         tasks = len(project.gold_person_ids())
     print(f"{args.name} answered {n} points on {tasks} gold tasks")
     return 0

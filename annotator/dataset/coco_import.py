@@ -18,11 +18,14 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from annotator.dataset.errors import NO_VALUE, InputError, Problem
 from annotator.dataset.records import Box, ImageRecord, Person, TaskState
 from annotator.dataset.validate import check_document, is_int, read_json
+
+if TYPE_CHECKING:
+    from annotator.dataset.store import Project
 
 Progress = Callable[[str, int, int], None]
 Verify = Literal["header", "decode"]
@@ -154,7 +157,7 @@ def scan_images(folder: Path) -> list[Path]:
 
 
 def import_image_folder(
-    project: Any,
+    project: Project,
     folder: str | Path,
     *,
     verify: Verify = "decode",
@@ -202,7 +205,7 @@ def import_image_folder(
 
 
 def import_coco(
-    project: Any,
+    project: Project,
     json_path: str | Path,
     images_folder: str | Path,
     *,
@@ -234,7 +237,7 @@ def import_coco(
 
 
 def plan_coco(
-    project: Any,
+    project: Project,
     json_path: str | Path,
     images_folder: str | Path,
     verify: Verify,
@@ -297,7 +300,7 @@ def _usable_image(im: dict[str, Any]) -> bool:
 
 
 def _plan_images(
-    project: Any,
+    project: Project,
     file: str,
     images: list[dict[str, Any]],
     paths: list[Path],
@@ -306,7 +309,7 @@ def _plan_images(
     plan: ImportPlan,
 ) -> tuple[list[Problem], set[int]]:
     """Match image records with their files; fill ``plan.new_images``; return missing ids."""
-    by_id = {im.id: im for im in project.images()}
+    by_id = {im.id: im for im in project.images() if im.id is not None}  # stored: always set
     by_path = {im.path: im for im in by_id.values()}
     problems, missing = [], set()
     for im, path, fact in zip(images, paths, facts, strict=True):
@@ -365,7 +368,7 @@ def _match_existing(
 
 
 def _plan_persons(
-    project: Any,
+    project: Project,
     file: str,
     annotations: list[dict[str, Any]],
     missing: set[int],
@@ -405,7 +408,9 @@ def person_from_annotation(ann: dict[str, Any]) -> Person:
     )
 
 
-def write_plan(project: Any, plan: ImportPlan, states: Iterable[TaskState] | None = None) -> None:
+def write_plan(
+    project: Project, plan: ImportPlan, states: Iterable[TaskState] | None = None
+) -> None:
     """Add a plan's images and persons (inside the caller's transaction)."""
     if states is not None:
         for (_, person), state in zip(plan.persons, states, strict=True):

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -45,10 +45,13 @@ from annotator.dataset.coco_import import (
     plan_coco,
     write_plan,
 )
-from annotator.dataset.records import Answers, AnswerStatus, MaskFrame, TaskState
+from annotator.dataset.records import Answers, AnswerStatus, MaskFrame, Person, TaskState
 from annotator.dataset.store_tasks import ExportItem
 from annotator.surface.parts import COCO_KEYPOINTS, COCO_SKELETON, FINE_TO_COARSE
 from annotator.surface.points import SurfacePoints
+
+if TYPE_CHECKING:
+    from annotator.dataset.store import Project
 
 Progress = Callable[[str, int, int], None]
 SurfaceFromIuv = Callable[[np.ndarray, np.ndarray, np.ndarray], SurfacePoints]
@@ -78,7 +81,7 @@ def atlas_surface_from_iuv(body: str) -> SurfaceFromIuv | None:
 
 
 def import_densepose(
-    project: Any,
+    project: Project,
     json_path: str | Path,
     images_folder: str | Path,
     *,
@@ -112,7 +115,7 @@ def import_densepose(
     states = [_imported_state(ann, state) for ann, _ in plan.persons]
     with project.transaction():
         write_plan(project, plan, states)
-        masks = [(p.id, ann["dp_masks"]) for ann, p in plan.persons if "dp_masks" in ann]
+        masks = [(_plan_id(p), ann["dp_masks"]) for ann, p in plan.persons if "dp_masks" in ann]
         project.add_dp_masks(masks, annotator)
         plan.report.points = _add_points(project, plan, annotator, surface_from_iuv)
     plan.report.masks = len(masks)
@@ -122,6 +125,12 @@ def import_densepose(
     return plan.report
 
 
+def _plan_id(person: Person) -> int:
+    """A planned person's id (its annotation's id, always set by the COCO reader)."""
+    assert person.id is not None
+    return person.id
+
+
 def _imported_state(ann: dict[str, Any], state: TaskState) -> TaskState:
     if "dp_x" in ann:
         return state
@@ -129,7 +138,7 @@ def _imported_state(ann: dict[str, Any], state: TaskState) -> TaskState:
 
 
 def _add_points(
-    project: Any, plan: ImportPlan, annotator: str, surface_from_iuv: SurfaceFromIuv | None
+    project: Project, plan: ImportPlan, annotator: str, surface_from_iuv: SurfaceFromIuv | None
 ) -> int:
     """Store the points and answers of every person with DensePose points; return the count.
 
@@ -165,7 +174,7 @@ def _add_points(
     )
     del columns, surface
     starts = np.concatenate(([0], np.cumsum(lengths)))
-    ids = [int(person.id) for _, person in rows]  # type: ignore[arg-type]
+    ids = [_plan_id(person) for _, person in rows]
     project.add_imported_points(ids, starts, points, answers, annotator)
     return total
 
@@ -199,7 +208,7 @@ class ExportReport:
 
 
 def export_densepose(
-    project: Any,
+    project: Project,
     out: str | Path,
     *,
     min_state: TaskState = TaskState.CORRESPONDED,

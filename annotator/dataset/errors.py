@@ -23,6 +23,10 @@ class AnswersExistError(ProjectError):
     """Re-sampling would discard answers; pass ``force=True`` to do it anyway."""
 
 
+class NoPartMaskError(ProjectError):
+    """A person has no part mask (stage 1 not done) where one is needed, e.g. to sample."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong in an input file.

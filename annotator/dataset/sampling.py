@@ -22,14 +22,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from annotator.dataset.errors import AnswersExistError
+from annotator.dataset.errors import AnswersExistError, NoPartMaskError
 from annotator.dataset.masks import to_image
 from annotator.dataset.records import Box, MaskFrame, PartMask, SamplePoints, TaskState
 from annotator.surface.parts import N_COARSE
+
+if TYPE_CHECKING:
+    from annotator.dataset.store import Project
 
 Progress = Callable[[str, int, int], None]
 
@@ -187,7 +190,7 @@ def _kmeans_plus_plus(
 
 
 def sample_person(
-    project: Any,
+    project: Project,
     person_id: int,
     *,
     params: SamplingParams | None = None,
@@ -206,12 +209,12 @@ def sample_person(
         annotator: use this annotator's mask (default: the latest saved).
 
     Raises:
-        ValueError: the person has no part mask.
+        NoPartMaskError: the person has no part mask.
         AnswersExistError: its points have answers and ``force`` is False.
     """
     mask = project.part_mask(person_id, annotator)
     if mask is None:
-        raise ValueError(f"person {person_id} has no part mask to sample in")
+        raise NoPartMaskError(f"person {person_id} has no part mask to sample in")
     points = sample_mask(mask, box=project.person(person_id).box, params=params, seed=seed)
     project.set_sample_points(person_id, points, force=force)
     return points
@@ -228,7 +231,7 @@ class SampleReport:
 
 
 def sample_project(
-    project: object,
+    project: Project,
     *,
     params: SamplingParams | None = None,
     seed: int = 0,
@@ -251,9 +254,6 @@ def sample_project(
         progress: called as ``progress("sample", done, total)``.
         batch: persons per transaction.
     """
-    from annotator.dataset.store import Project
-
-    assert isinstance(project, Project)
     persons = project.persons(min_state=TaskState.SEGMENTED, include_crowd=False)
     answered = project.answered_person_ids()
     report = SampleReport()
@@ -273,7 +273,7 @@ def sample_project(
                         force=force,
                         annotator=annotator,
                     )
-                except ValueError:  # no mask
+                except NoPartMaskError:
                     report.without_mask += 1
                     continue
                 except AnswersExistError:  # answered since we looked

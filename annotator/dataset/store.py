@@ -14,8 +14,9 @@ loses at most the edit in flight. Importers group many writes into one transacti
 :meth:`Project.transaction`: nothing of a failed import is kept. Only one process may open a
 project for writing (:class:`ProjectLockedError` for a second one); any number may read.
 
-The masks, points, answers and gold truth half of the API is in
-:mod:`annotator.dataset.store_tasks`; the summaries (``stats``, ``image_tasks``) in
+The connection, transactions, meta data and annotators are in
+:mod:`annotator.dataset.store_core`; the masks, points, answers and gold truth half of the API
+in :mod:`annotator.dataset.store_tasks`; the summaries (``stats``, ``image_tasks``) in
 :mod:`annotator.dataset.store_overview`.
 """
 
@@ -32,14 +33,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from annotator.dataset import jsonio, schema
+from annotator.dataset import schema
 from annotator.dataset.errors import ProjectError, ProjectLockedError, SchemaError
-from annotator.dataset.records import (
-    Annotator,
-    Box,
-    ImageRecord,
-    Person,
-    TaskState,
+from annotator.dataset.records import Box, ImageRecord, Person, TaskState
+from annotator.dataset.store_core import (
+    PERSON_COLUMNS,
+    dump_json,
+    load_json,
+    person_from_row,
+    person_row,
 )
 from annotator.dataset.store_overview import OverviewMixin
 from annotator.dataset.store_tasks import TaskStoreMixin
@@ -49,9 +51,6 @@ LOCK_SUFFIX = ".lock"
 BODY_MODELS = ("anny", "smpl")
 _FORMAT = "dpstudio-project"
 
-_PERSON_COLUMNS = (
-    "id, image_id, x, y, w, h, iscrowd, area, segmentation, keypoints, num_keypoints, extra, state"
-)
 _IMAGE_COLUMNS = "id, path, file_name, sha256, width, height, extra"
 
 
@@ -66,13 +65,6 @@ class Project(OverviewMixin, TaskStoreMixin):
 
     Also a context manager: ``with Project.open(path) as project: ...``.
     """
-
-    def __init__(self, conn: sqlite3.Connection, file: Path, lock_fd: int | None) -> None:
-        self._conn = conn
-        self._file = file
-        self._lock_fd = lock_fd
-        self._depth = 0
-        self._annotator_ids: dict[str, int] = {}
 
     # -- opening and closing ---------------------------------------------------------------
 
@@ -183,51 +175,6 @@ class Project(OverviewMixin, TaskStoreMixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def file(self) -> Path:
-        """The project's SQLite file."""
-        return self._file
-
-    @property
-    def directory(self) -> Path:
-        """The project folder; image paths are relative to it."""
-        return self._file.parent
-
-    @property
-    def readonly(self) -> bool:
-        return self._lock_fd is None
-
-    @property
-    def body(self) -> str:
-        """The body model of the project's surface points (``"anny"`` or ``"smpl"``)."""
-        return self.meta("body") or "anny"
-
-    # -- transactions ----------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group writes: all are committed at the end, or none if an exception escapes.
-
-        Nested use is allowed (inner blocks are savepoints).
-        """
-        if self.readonly:
-            raise ProjectError(f"{self._file} is open read-only")
-        savepoint = f"sp{self._depth}" if self._depth else None
-        self._conn.execute(f"SAVEPOINT {savepoint}" if savepoint else "BEGIN IMMEDIATE")
-        self._depth += 1
-        try:
-            yield
-        except BaseException:
-            self._depth -= 1
-            if savepoint:
-                self._conn.execute(f"ROLLBACK TO {savepoint}")
-                self._conn.execute(f"RELEASE {savepoint}")
-            else:
-                self._conn.execute("ROLLBACK")
-            raise
-        self._depth -= 1
-        self._conn.execute(f"RELEASE {savepoint}" if savepoint else "COMMIT")
-
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check``: ``"ok"`` for a sound file."""
         rows = self._conn.execute("PRAGMA integrity_check").fetchall()
@@ -236,46 +183,6 @@ class Project(OverviewMixin, TaskStoreMixin):
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file (after big imports)."""
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    # -- meta and annotators ---------------------------------------------------------------
-
-    def meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction():
-            self._conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-
-    def annotator_id(self, name: str, *, create: bool = True) -> int:
-        """Id of the annotator called ``name``, created on first use unless ``create=False``.
-
-        Raises:
-            KeyError: no such annotator and ``create`` is False.
-        """
-        if not name or not name.strip():
-            raise ValueError("an annotator needs a non-empty name")
-        if name in self._annotator_ids:
-            return self._annotator_ids[name]
-        row = self._conn.execute("SELECT id FROM annotators WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            if not create:
-                raise KeyError(f"no annotator called {name!r} in this project")
-            with self.transaction():
-                cur = self._conn.execute(
-                    "INSERT INTO annotators (name, created) VALUES (?, ?)", (name, time.time())
-                )
-            row = (cur.lastrowid,)
-        self._annotator_ids[name] = int(row[0])
-        return int(row[0])
-
-    def annotators(self) -> list[Annotator]:
-        rows = self._conn.execute("SELECT id, name FROM annotators ORDER BY id")
-        return [Annotator(int(i), str(n)) for i, n in rows]
 
     # -- images ----------------------------------------------------------------------------
 
@@ -292,7 +199,7 @@ class Project(OverviewMixin, TaskStoreMixin):
         with self.transaction():
             ids = self._assign_ids("images", [im.id for im in images])
             rows = [
-                (i, im.path, im.file_name, im.sha256, im.width, im.height, _dump(im.extra))
+                (i, im.path, im.file_name, im.sha256, im.width, im.height, dump_json(im.extra))
                 for i, im in zip(ids, images, strict=True)
             ]
             try:
@@ -340,10 +247,10 @@ class Project(OverviewMixin, TaskStoreMixin):
         """
         with self.transaction():
             ids = self._assign_ids("persons", [p.id for p in persons])
-            rows = [_person_row(i, p) for i, p in zip(ids, persons, strict=True)]
+            rows = [person_row(i, p) for i, p in zip(ids, persons, strict=True)]
             try:
                 self._conn.executemany(
-                    f"INSERT INTO persons ({_PERSON_COLUMNS}) VALUES "
+                    f"INSERT INTO persons ({PERSON_COLUMNS}) VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
@@ -354,11 +261,11 @@ class Project(OverviewMixin, TaskStoreMixin):
     def person(self, person_id: int) -> Person:
         """The person with this id. Raises KeyError if there is none."""
         row = self._conn.execute(
-            f"SELECT {_PERSON_COLUMNS} FROM persons WHERE id = ?", (person_id,)
+            f"SELECT {PERSON_COLUMNS} FROM persons WHERE id = ?", (person_id,)
         ).fetchone()
         if row is None:
             raise KeyError(f"no person {person_id} in the project")
-        return _person(row)
+        return person_from_row(row)
 
     def persons(
         self,
@@ -380,16 +287,16 @@ class Project(OverviewMixin, TaskStoreMixin):
                 args.append(value)
         if not include_crowd:
             where.append("iscrowd = 0")
-        sql = f"SELECT {_PERSON_COLUMNS} FROM persons"
+        sql = f"SELECT {PERSON_COLUMNS} FROM persons"
         sql += (" WHERE " + " AND ".join(where)) if where else ""
-        return [_person(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
+        return [person_from_row(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
 
     def iter_persons(self, person_ids: Iterable[int] | None = None) -> Iterator[Person]:
         """Persons in id order (all, or those in ``person_ids``), read lazily."""
         if person_ids is None:
-            cursor = self._conn.execute(f"SELECT {_PERSON_COLUMNS} FROM persons ORDER BY id")
+            cursor = self._conn.execute(f"SELECT {PERSON_COLUMNS} FROM persons ORDER BY id")
             for row in cursor:
-                yield _person(row)
+                yield person_from_row(row)
             return
         for person_id in person_ids:
             yield self.person(person_id)
@@ -435,9 +342,6 @@ class Project(OverviewMixin, TaskStoreMixin):
                 raise KeyError(f"no person {person_id} in the project")
 
     # -- statistics ------------------------------------------------------------------------
-
-    def _scalar(self, sql: str, args: Sequence[Any] = ()) -> int:
-        return int(self._conn.execute(sql, args).fetchone()[0])
 
     def _assign_ids(self, table: str, wanted: Sequence[int | None]) -> list[int]:
         """Keep given ids; give the others fresh ids after the largest in use."""
@@ -528,45 +432,6 @@ def _constraint(exc: sqlite3.IntegrityError) -> str:
     return text
 
 
-def _dump(value: Any) -> str | None:
-    return None if value is None or value == {} else jsonio.dumps(value)
-
-
-def _load(text: str | None, default: Any = None) -> Any:
-    return default if text is None else jsonio.loads(text)
-
-
 def _image(row: Sequence[Any]) -> ImageRecord:
     i, path, file_name, sha, width, height, extra = row
-    return ImageRecord(path, file_name, sha, int(width), int(height), int(i), _load(extra, {}))
-
-
-def _person_row(person_id: int, p: Person) -> tuple[Any, ...]:
-    return (
-        person_id,
-        p.image_id,
-        *p.box.as_list(),
-        int(bool(p.iscrowd)),
-        p.area,
-        _dump(p.segmentation),
-        _dump(p.keypoints),
-        p.num_keypoints,
-        _dump(p.extra),
-        int(p.state),
-    )
-
-
-def _person(row: Sequence[Any]) -> Person:
-    i, image_id, x, y, w, h, crowd, area, segm, kps, nkps, extra, state = row
-    return Person(
-        image_id=int(image_id),
-        box=Box(x, y, w, h),
-        id=int(i),
-        iscrowd=bool(crowd),
-        area=area,
-        segmentation=_load(segm),
-        keypoints=_load(kps),
-        num_keypoints=nkps,
-        state=TaskState(state),
-        extra=_load(extra, {}),
-    )
+    return ImageRecord(path, file_name, sha, int(width), int(height), int(i), load_json(extra, {}))

@@ -1,27 +1,17 @@
 """The read-only summaries of the project store: counts for ``stats``, per-image progress.
 
-Mixed into :class:`annotator.dataset.store.Project`; like it, the only place with SQL.
+Mixed into :class:`annotator.dataset.store.Project`, built on
+:class:`~annotator.dataset.store_core.StoreCore`; like it, the only place with SQL.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
-
-from annotator.dataset.records import Annotator, ImageTasks, ProjectStats, TaskState
+from annotator.dataset.records import ImageTasks, ProjectStats, TaskState
+from annotator.dataset.store_core import StoreCore
 
 
-class OverviewMixin:
+class OverviewMixin(StoreCore):
     """Aggregate queries over a :class:`~annotator.dataset.store.Project`."""
-
-    _conn: sqlite3.Connection
-    _scalar: Callable[..., int]
-    _answer_totals: Callable[[], tuple[int, int]]
-    annotators: Callable[[], list[Annotator]]
-
-    @property
-    def body(self) -> str:
-        raise NotImplementedError  # Project defines it
 
     def stats(self) -> ProjectStats:
         """Counts of images, persons by state, masks, points, answers, annotators, gold."""
@@ -31,7 +21,9 @@ class OverviewMixin:
             "SELECT state, COUNT(*) FROM persons GROUP BY state"
         ):
             by_state[TaskState(state)] = int(count)
-        answered, not_visible = self._answer_totals()
+        answered, not_visible = self._conn.execute(
+            "SELECT COALESCE(SUM(n_answered), 0), COALESCE(SUM(n_not_visible), 0) FROM answers"
+        ).fetchone()
         return ProjectStats(
             body=self.body,
             images=one("SELECT COUNT(*) FROM images"),
@@ -41,8 +33,8 @@ class OverviewMixin:
             masks=one("SELECT COUNT(DISTINCT person_id) FROM part_masks"),
             persons_with_points=one("SELECT COUNT(*) FROM sample_points"),
             points=one("SELECT COALESCE(SUM(n), 0) FROM sample_points"),
-            answers=answered,
-            not_visible=not_visible,
+            answers=int(answered),
+            not_visible=int(not_visible),
             annotators=[a.name for a in self.annotators()],
             gold=one("SELECT COUNT(*) FROM gold"),
         )

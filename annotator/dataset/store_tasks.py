@@ -1,6 +1,7 @@
 """The annotation half of the project store: part masks, sample points, answers, gold truth.
 
-Mixed into :class:`annotator.dataset.store.Project`; like it, the only place with SQL.
+Mixed into :class:`annotator.dataset.store.Project`, built on
+:class:`~annotator.dataset.store_core.StoreCore`; like it, the only place with SQL.
 
 Points and answers are kept as one packed array per person (points) and per (person,
 annotator) (answers) rather than one row per point: Python's sqlite3 binds about 3 us per
@@ -14,9 +15,9 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -32,10 +33,8 @@ from annotator.dataset.records import (
     SamplePoints,
     TaskState,
 )
+from annotator.dataset.store_core import PERSON_COLUMNS, StoreCore, person_from_row
 from annotator.surface.parts import N_FINE
-
-if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
 
 _MASK_COLUMNS = "m.person_id, m.frame, m.x0, m.y0, m.width, m.height, m.codec, m.data, "
 _MASK_COLUMNS += "a.name, m.updated"
@@ -60,15 +59,8 @@ class ExportItem:
     answers: list[Answers] = field(default_factory=list)
 
 
-class TaskStoreMixin:
+class TaskStoreMixin(StoreCore):
     """Masks, points, answers and gold truth of a :class:`~annotator.dataset.store.Project`."""
-
-    _conn: sqlite3.Connection
-    transaction: Callable[[], AbstractContextManager[None]]
-    annotator_id: Callable[..., int]
-    _scalar: Callable[..., int]
-    persons: Callable[..., list[Person]]
-    iter_persons: Callable[..., Iterator[Person]]
 
     # -- stage 1: part masks -----------------------------------------------------------
 
@@ -438,25 +430,13 @@ class TaskStoreMixin:
             yield item
 
     def _export_persons(self, state: int) -> Iterator[Person]:
-        from annotator.dataset.store import _PERSON_COLUMNS, _person
-
         cursor = self._conn.execute(
-            f"SELECT {_PERSON_COLUMNS} FROM persons WHERE image_id IN "
+            f"SELECT {PERSON_COLUMNS} FROM persons WHERE image_id IN "
             "(SELECT image_id FROM persons WHERE state >= ?) ORDER BY id",
             (state,),
         )
         for row in cursor:
-            yield _person(row)
-
-    def _require_person(self, person_id: int) -> None:
-        if not self._scalar("SELECT COUNT(*) FROM persons WHERE id = ?", (person_id,)):
-            raise KeyError(f"no person {person_id} in the project")
-
-    def _answer_totals(self) -> tuple[int, int]:
-        row = self._conn.execute(
-            "SELECT COALESCE(SUM(n_answered), 0), COALESCE(SUM(n_not_visible), 0) FROM answers"
-        ).fetchone()
-        return int(row[0]), int(row[1])
+            yield person_from_row(row)
 
 
 class _Follower:

@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     geo = cmds.add_parser(
         "geodesics",
-        help="precompute the geodesic distance table (minutes, once per machine)",
+        help="precompute the geodesic distance table (once per machine; how long: "
+        "docs/adr/0002-geodesics.md)",
     )
     common(geo)
     geo.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")

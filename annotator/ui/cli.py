@@ -1,4 +1,9 @@
-"""``dpstudio app [PROJECT]``: the annotation app (Qt is imported only when it runs)."""
+"""``dpstudio app [PROJECT]``: the annotation app (Qt is imported only when it runs).
+
+Before Qt is imported the handler checks that a window can open here (a display, the system
+libraries of Qt's X11 plugin, :mod:`annotator.ui.display_check`): Qt itself would abort with
+a core dump and a misleading message.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from annotator.cli import UserError
+    from annotator.ui.display_check import window_problem
+
+    problem = window_problem()
+    if problem:
+        raise UserError(problem)
     from annotator.ui.app import run
 
     return run(args.project)

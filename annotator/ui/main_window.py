@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.stage1_panel = Stage1Panel(
             self.stage1, self.overlays, self.acts.tools(), self.acts.parts_done
         )
-        self.stage2 = Stage2Host(self.canvas, self._on_answers)
+        self.stage2 = Stage2Host(self.canvas, self._on_answers, settings)
         self.central = setup_central(self)
         self.images_dock = setup_dock(self)
         self.accuracy_dock = setup_accuracy_dock(self)

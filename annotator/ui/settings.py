@@ -100,6 +100,18 @@ class Settings:
     def protect_parts(self, value: bool) -> None:
         self._s.setValue("tools/protect_parts", bool(value))
 
+    # -- stage 2 ---------------------------------------------------------------------------
+
+    @property
+    def advance_after_pick(self) -> bool:
+        """Stage 2: a pick on a view goes on to the next point to do (on by default: the
+        paper's flow, one click per point)."""
+        return bool(self._get("stage2/advance_after_pick", True, bool))
+
+    @advance_after_pick.setter
+    def advance_after_pick(self, value: bool) -> None:
+        self._s.setValue("stage2/advance_after_pick", bool(value))
+
     # -- projects --------------------------------------------------------------------------
 
     @property

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 from annotator.dataset.records import TaskState
 from annotator.ui.canvas import Canvas
 from annotator.ui.session import Session
+from annotator.ui.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,15 @@ class Stage2Host(QWidget):
     Args:
         canvas: shows the current point's marker.
         on_answers: called when answers changed (refresh lists and progress).
+        settings: the app's settings (the panel's options start from them and are kept in
+            them).
     """
 
     statusMessage = Signal(str)
 
-    def __init__(self, canvas: Canvas, on_answers: Callable[[], None]) -> None:
+    def __init__(self, canvas: Canvas, on_answers: Callable[[], None], settings: Settings) -> None:
         super().__init__()
+        self._settings = settings
         self.setObjectName("stage2-host")
         self._canvas = canvas
         self._on_answers = on_answers
@@ -115,7 +119,12 @@ class Stage2Host(QWidget):
             self._show_placeholder(why + "\nStage 1 (parts) works; points come with the panel.")
             return False
         try:
-            panel = panel_class(session.project, session.annotator, self)
+            panel = panel_class(
+                session.project,
+                session.annotator,
+                self,
+                advance_after_pick=self._settings.advance_after_pick,
+            )
         except Exception as exc:
             log.exception("the stage-2 panel failed to start")
             self._show_placeholder(f"The stage-2 panel failed to start: {exc}")
@@ -125,6 +134,7 @@ class Stage2Host(QWidget):
         panel.answersChanged.connect(self._on_answers)
         panel.taskCompleted.connect(self._on_task_completed)
         panel.statusMessage.connect(self.statusMessage)
+        panel.advanceAfterPickChanged.connect(self._keep_advance_after_pick)
         self._layout.addWidget(panel)
         self._layout.setCurrentWidget(panel)
         return True
@@ -157,6 +167,9 @@ class Stage2Host(QWidget):
             self.panel = None
         self._task = (None, None)
         self._canvas.show_marker(-1, -1)
+
+    def _keep_advance_after_pick(self, value: bool) -> None:
+        self._settings.advance_after_pick = value
 
     def _show_placeholder(self, text: str) -> None:
         self.placeholder.setText(text)

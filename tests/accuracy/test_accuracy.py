@@ -10,9 +10,18 @@ import pytest
 from annotator.accuracy.agreement import agreement
 from annotator.accuracy.collect import collect_errors, stage1_scores
 from annotator.accuracy.report import measure, numbers, write_report
-from annotator.accuracy.simulate import PAPER_LIKE_ERRORS, SimulatedAnnotator
+from annotator.accuracy.simulate import (
+    PAPER_LIKE_ERRORS,
+    RAYLEIGH_CV,
+    SimulatedAnnotator,
+    draw_distances,
+    make_tracer,
+    pick_at_distance,
+)
 from annotator.dataset.records import AnswerStatus, PartMask, Person
 from annotator.surface.geodesic import Geodesics
+from annotator.surface.meshutil import triangle_areas
+from annotator.surface.points import SurfacePoints
 
 from .gold_project import make_gold_project
 
@@ -28,15 +37,70 @@ def gold(tmp_path_factory):
     project.close()
 
 
-def test_simulated_annotator_errors_are_recovered_per_part(gold):
+def random_surface_points(
+    faces: np.ndarray, area: np.ndarray, n: int, rng: np.random.Generator
+) -> SurfacePoints:
+    """``n`` points uniform over the faces where ``faces`` (a face mask) is true."""
+    ids = np.flatnonzero(faces)
+    face = rng.choice(ids, size=n, p=area[ids] / area[ids].sum())
+    return SurfacePoints(face, rng.dirichlet(np.ones(3), size=n))
+
+
+#: Relative tolerance on a part's mean error, and how many standard errors it must span.
+TOLERANCE, STANDARD_ERRORS = 0.05, 4.0
+
+
+def test_simulated_errors_have_the_configured_mean_per_part(gold):
+    """Each part's mean geodesic error, measured as the report measures it, is the configured
+    one within 5 %. The distances are Rayleigh-distributed (standard deviation = 0.523 x the
+    mean), so a part's sample mean has a relative standard error of 0.523 / sqrt(n): 5 % spans
+    4 standard errors from n = (4 x 0.523 / 0.05)^2 = 1749 points on, the count used here."""
+    _, atlas, geo = gold
+    n = int(np.ceil((STANDARD_ERRORS * RAYLEIGH_CV / TOLERANCE) ** 2))
+    assert 1700 < n < 1800
+    rng = np.random.default_rng(7)
+    tracer = make_tracer(atlas)
+    area = triangle_areas(atlas.rest_vertices, atlas.faces)
+    for part, mean in PAPER_LIKE_ERRORS.items():
+        start = random_surface_points(atlas.face_coarse == part, area, n, rng)
+        distance = draw_distances(np.full(n, mean), rng)
+        end = pick_at_distance(atlas, tracer, start, distance, rng, geo)
+        measured = geo.distance(start, end)
+        assert abs(measured.mean() / mean - 1) < TOLERANCE, (part, measured.mean(), mean)
+        # Walks that wrapped round a finger or toe were redrawn: a pick ends where it should.
+        assert abs(measured.mean() / distance.mean() - 1) < 0.01, part
+
+
+def test_simulated_errors_are_spread_not_a_staircase(gold):
+    """Through the whole pipeline (sampled points, answers, report), each part's mean is
+    recovered within 4 standard errors of its own count, and the errors spread like a
+    Rayleigh distribution rather than sitting at one distance per part."""
     project, atlas, geo = gold
-    SimulatedAnnotator("sim", dict(PAPER_LIKE_ERRORS), seed=0).annotate(project, atlas)
+    SimulatedAnnotator("sim", dict(PAPER_LIKE_ERRORS), seed=0).annotate(
+        project, atlas, geodesics=geo
+    )
     errors = collect_errors(project, geo, ["sim"])
     assert errors.measured.sum() > 250
     for part, configured in PAPER_LIKE_ERRORS.items():
         measured = errors.error[errors.measured & (errors.part == part)]
-        assert len(measured), part
-        assert abs(measured.mean() / configured - 1) < 0.05, (part, measured.mean(), configured)
+        assert len(measured) >= 5, part
+        allowed = STANDARD_ERRORS * RAYLEIGH_CV / np.sqrt(len(measured))
+        assert abs(measured.mean() / configured - 1) < allowed, (part, measured.mean(), configured)
+    scale = np.array([PAPER_LIKE_ERRORS[p] for p in errors.part[errors.measured]])
+    relative = errors.error[errors.measured] / scale  # Rayleigh with mean 1
+    assert abs(relative.std() / RAYLEIGH_CV - 1) < 0.2
+    assert len(np.unique(np.round(relative, 2))) > 100  # no staircase
+
+
+def test_the_simulated_annotator_is_deterministic_for_a_seed(gold):
+    project, atlas, _ = gold
+    person = project.gold_person_ids()[:1]
+    for name in ("twin-a", "twin-b"):
+        SimulatedAnnotator(name, seed=11).annotate(project, atlas, person)
+    a, b = (project.answers(person[0], name) for name in ("twin-a", "twin-b"))
+    assert a is not None and b is not None and (a.status == AnswerStatus.ANSWERED).sum() > 20
+    np.testing.assert_array_equal(a.face, b.face)
+    np.testing.assert_array_equal(a.bary, b.bary)
 
 
 def test_perfect_annotations_score_zero_and_auc_one(gold):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from annotator.dataset.errors import AnswersExistError
+from annotator.dataset.errors import AnswersExistError, NoPartMaskError
 from annotator.dataset.records import Box, MaskFrame, PartMask, TaskState
 from annotator.dataset.sampling import (
     SamplingParams,
@@ -102,9 +102,24 @@ def test_sample_project_skips_answered_unless_forced(project: Project) -> None:
     assert project.answers(ids[0], "ann") is None
 
 
+def test_sample_project_counts_persons_without_a_mask_and_stops_on_a_broken_one(
+    project: Project,
+) -> None:
+    painted, bare = add_person(project), add_person(project)
+    project.save_part_mask(painted, "ann", PartMask(person_labels(painted), 10, 20))
+    for pid in (painted, bare):
+        project.set_state(pid, TaskState.SEGMENTED)
+    report = sample_project(project, seed=1)
+    assert (report.sampled, report.without_mask) == (1, 1)
+    # A stored mask whose size no longer matches its data is an error, not "no mask".
+    project._conn.execute("UPDATE part_masks SET width = width + 1 WHERE person_id = ?", (painted,))
+    with pytest.raises(ValueError, match="reshape"):
+        sample_project(project, seed=1, force=True)
+
+
 def test_sample_person_stores_the_points(project: Project) -> None:
     pid = add_person(project)
-    with pytest.raises(ValueError, match="no part mask"):
+    with pytest.raises(NoPartMaskError, match="no part mask"):
         sample_person(project, pid)
     project.save_part_mask(pid, "ann", PartMask(person_labels(4), 10, 20))
     points = sample_person(project, pid, seed=5)

@@ -221,6 +221,13 @@ def test_settings_fall_back_to_defaults_on_bad_values(tmp_path: Path) -> None:
     assert settings.annotator
 
 
+def test_fresh_settings_go_to_the_next_point_after_a_pick(tmp_path: Path) -> None:
+    ini = str(tmp_path / "fresh.ini")
+    assert Settings(QSettings(ini, QSettings.Format.IniFormat)).advance_after_pick
+    Settings(QSettings(ini, QSettings.Format.IniFormat)).advance_after_pick = False
+    assert not Settings(QSettings(ini, QSettings.Format.IniFormat)).advance_after_pick
+
+
 def test_the_accuracy_dock_hosts_the_panel_for_the_open_project(opened, project_path) -> None:
     assert not opened.accuracy_dock.isVisible()
     opened.accuracy_dock.toggleViewAction().trigger()

@@ -107,7 +107,8 @@ def open_panel(qtbot, project):
     panels = []
 
     def make(person_id: int | None = None) -> Stage2Panel:
-        panel = Stage2Panel(project, ANNOTATOR)
+        # These tests look at the pick on the point it answers: the walk stays there.
+        panel = Stage2Panel(project, ANNOTATOR, advance_after_pick=False)
         qtbot.addWidget(panel)
         panel.resize(1400, 900)
         panel.show()
@@ -240,7 +241,7 @@ def test_reopening_the_project_shows_the_saved_answers(qtbot, open_panel, projec
     try:
         from annotator.ui.stage2.panel import Stage2Panel
 
-        again = Stage2Panel(reopened, ANNOTATOR)
+        again = Stage2Panel(reopened, ANNOTATOR, advance_after_pick=False)
         qtbot.addWidget(again)
         again.resize(1400, 900)
         again.show()
@@ -410,3 +411,31 @@ def test_far_side_joint_labels_are_faint(qtbot, open_panel, project, body):
     left, right = {"left_shoulder", "left_hip"}, {"right_shoulder", "right_hip"}
     # front, front-left, back-left, back, back-right, front-right: the person's own sides
     assert near == [both, left, left, both, right, right]
+
+
+def test_a_save_the_project_refuses_is_reported_and_a_bug_is_raised(
+    qtbot, open_panel, project, body
+):
+    from annotator.ui.stage2.panel import Stage2Panel
+
+    first = open_panel()
+    start(qtbot, first, project, body)  # samples and stores the points
+    first.shutdown()
+    readonly = Project.open(project.directory, readonly=True)
+    readonly.person_id = project.person_id  # type: ignore[attr-defined]
+    panel = Stage2Panel(readonly, ANNOTATOR, advance_after_pick=False)
+    qtbot.addWidget(panel)
+    panel.resize(1400, 900)
+    panel.show()
+    try:
+        start(qtbot, panel, readonly, body)
+        k, x, y = best_view(panel, body.truth(*panel.session.position()))
+        panel.click_view(k, x, y)  # reported, not raised: the app goes on
+        assert "read-only" in panel.last_error and panel.session.index == 0
+        assert project.answers(project.person_id, ANNOTATOR) is None
+        # A bug is not turned into None: it reaches the caller (or the app's error hook).
+        with pytest.raises(IndexError):
+            panel.go_to(len(panel.session) + 5)
+    finally:
+        panel.shutdown()
+        readonly.close()

@@ -81,7 +81,10 @@ def test_a_whole_annotation_by_mouse_and_keyboard(window, body_project, body, qt
     qtbot.waitUntil(lambda: panel.session is not None and panel.current_views(), timeout=90000)
     session = panel.session
     assert len(session) > 20
-    for _ in range(4):
+    # Fresh settings: a pick goes on to the next point (the paper's one click per point).
+    assert window.settings.advance_after_pick and panel.ui.advance.isChecked()
+    for picked in range(4):
+        assert session.index == picked
         x, y = session.position()
         marker = window.canvas.marker
         assert marker.isVisible() and (marker.pos().x(), marker.pos().y()) == (x, y)
@@ -91,7 +94,9 @@ def test_a_whole_annotation_by_mouse_and_keyboard(window, body_project, body, qt
         view = panel.ui.grid.canvases[k]
         with qtbot.waitSignal(panel.answersChanged, timeout=5000):
             QTest.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.to_widget(vx, vy).toPoint())
-        key(window, "T")  # next point to do
+    assert session.index == 4
+    panel.ui.advance.setChecked(False)  # the user's choice is kept for the next start
+    assert not window.settings.advance_after_pick
     remaining = int(session.counts()[2])
     with qtbot.waitSignal(panel.taskCompleted, timeout=30000):
         for _ in range(remaining):

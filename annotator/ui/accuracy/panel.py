@@ -83,7 +83,7 @@ class AccuracyJob(QObject):
             geo = Geodesics.load_or_build(
                 load_atlas(project.body),
                 progress=lambda d, n: self.progress.emit(
-                    d, n, "geodesic table: once per machine, about 17 min on 2 cores"
+                    d, n, "geodesic table, once per machine (docs/adr/0002-geodesics.md)"
                 ),
                 should_stop=self._stop.is_set,
             )

@@ -9,6 +9,10 @@ back the previous answer. When every point is answered the task becomes ``CORRES
 
 Rendering runs in one render thread (:mod:`annotator.ui.stage2.render_worker`); sampling too.
 The walk logic is the Qt-free :class:`~annotator.ui.stage2.session.Stage2Session`.
+
+A save that fails (read-only or locked project, full disk) is shown in the panel's own
+dialog and the annotation goes on; any other exception is a bug and is left to reach the
+caller or the app's exception hook (:data:`EXPECTED_FAILURES`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import sqlite3
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,6 +32,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from annotator.dataset.errors import ProjectError
 from annotator.dataset.records import SamplePoints
 from annotator.dataset.store import Project
 from annotator.surface.atlas import Atlas
@@ -64,15 +70,22 @@ _VIEWS_KEPT = 5
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+#: Failures a user action of the panel can meet and the panel reports itself (its dialog, the
+#: log, the status bar), the app going on: the project refuses or fails a write (read-only,
+#: locked by a slow disk, disk full) or the task cannot go on (:class:`Stage2Error`).
+EXPECTED_FAILURES: tuple[type[Exception], ...] = (Stage2Error, ProjectError, sqlite3.Error)
 
-def _guarded(method: _F) -> _F:
-    """Report an exception of a slot in a dialog and the log instead of letting it escape."""
+
+def _reports_failures(method: _F) -> _F:
+    """Report the :data:`EXPECTED_FAILURES` of a user action and return None. Any other
+    exception is a bug: it reaches the caller (from a Qt slot, the app's exception hook, which
+    logs it and shows the app's error dialog)."""
 
     @functools.wraps(method)
     def wrapper(self: Stage2Panel, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except Exception as exc:
+        except EXPECTED_FAILURES as exc:
             self._report_error(exc)
             return None
 
@@ -88,6 +101,8 @@ class Stage2Panel(QWidget):
         parent: Qt parent.
         view_size: side of the rendered part views, pixels.
         cache_dir: disk cache of rendered views (default: the app's cache folder).
+        advance_after_pick: a pick goes on to the next point to do (the app passes the
+            user's setting, :attr:`annotator.ui.settings.Settings.advance_after_pick`).
 
     Signals:
         currentPointChanged(float, float): image x, y of the current sample point, or
@@ -98,6 +113,7 @@ class Stage2Panel(QWidget):
             and :attr:`last_error`).
         viewsShown(int): the six views of this coarse part are on screen.
         markersPainted(): every one of the six views painted the latest markers.
+        advanceAfterPickChanged(bool): the user ticked or unticked "Next point after a pick".
     """
 
     currentPointChanged = Signal(float, float)
@@ -106,6 +122,7 @@ class Stage2Panel(QWidget):
     statusMessage = Signal(str)
     viewsShown = Signal(int)
     markersPainted = Signal()
+    advanceAfterPickChanged = Signal(bool)
 
     def __init__(
         self,
@@ -115,6 +132,7 @@ class Stage2Panel(QWidget):
         *,
         view_size: int = 512,
         cache_dir: Path | None = None,
+        advance_after_pick: bool = True,
     ) -> None:
         super().__init__(parent)
         self.project = project
@@ -131,6 +149,7 @@ class Stage2Panel(QWidget):
         self._error_box: QMessageBox | None = None
         self.last_error = ""
         self.ui: PanelWidgets = build_panel(self)
+        self.ui.advance.setChecked(advance_after_pick)
         self._connect_widgets()
         self._setup_actions()
         if cache_dir is None:
@@ -161,6 +180,7 @@ class Stage2Panel(QWidget):
         ui.not_visible.clicked.connect(self.mark_not_visible)
         ui.undo.clicked.connect(self.undo)
         ui.show_others.toggled.connect(self.set_show_others)
+        ui.advance.toggled.connect(self.advanceAfterPickChanged)
 
     def _setup_actions(self) -> None:
         table: list[tuple[str, list[str], Callable[[], object]]] = [
@@ -190,7 +210,7 @@ class Stage2Panel(QWidget):
 
     # -- the interface of the main window --------------------------------------------------
 
-    @_guarded
+    @_reports_failures
     def set_task(self, person_id: int | None, image: np.ndarray | None) -> None:
         """Annotate person ``person_id`` of ``image`` (``[H, W, 3]`` uint8 RGB), or nothing.
 
@@ -245,28 +265,24 @@ class Stage2Panel(QWidget):
 
     # -- walking ---------------------------------------------------------------------------
 
-    @_guarded
     def next_point(self) -> None:
         """Go to the next point."""
         if self.session is not None and not self.session.next():
             self.statusMessage.emit("This is the last point.")
         self._show_current()
 
-    @_guarded
     def previous_point(self) -> None:
         """Go to the previous point."""
         if self.session is not None and not self.session.previous():
             self.statusMessage.emit("This is the first point.")
         self._show_current()
 
-    @_guarded
     def next_todo(self) -> None:
         """Go to the next point still to do."""
         if self.session is not None and not self.session.next_todo():
             self.statusMessage.emit("No other point is left to do.")
         self._show_current()
 
-    @_guarded
     def go_to(self, index: int) -> None:
         """Make point ``index`` (task order) current."""
         if self.session is not None:
@@ -275,7 +291,6 @@ class Stage2Panel(QWidget):
 
     # -- answering -------------------------------------------------------------------------
 
-    @_guarded
     def click_view(self, view: int, x: float, y: float) -> SurfacePoints | None:
         """Click view ``view`` (0..5) at view-image pixel (x, y), as the mouse does.
 
@@ -288,7 +303,7 @@ class Stage2Panel(QWidget):
         """The six views on screen (None while they are on their way)."""
         return self.ui.grid.views
 
-    @_guarded
+    @_reports_failures
     def mark_not_visible(self) -> None:
         """Answer the current point "not visible / unsure" and go to the next one to do."""
         if self.session is None:
@@ -298,7 +313,7 @@ class Stage2Panel(QWidget):
         self.session.next_todo()
         self._show_current()
 
-    @_guarded
+    @_reports_failures
     def undo(self) -> None:
         """Put back the answer before the last change and show its point."""
         if self.session is None:
@@ -318,7 +333,7 @@ class Stage2Panel(QWidget):
             self.ui.show_others.setChecked(self.show_others)
         self._refresh_markers()
 
-    @_guarded
+    @_reports_failures
     def _answer(self, point: SurfacePoints) -> None:
         if self.session is None:
             return
@@ -433,14 +448,13 @@ class Stage2Panel(QWidget):
 
     # -- results of the render thread ------------------------------------------------------
 
-    @_guarded
     def _on_atlas(self, atlas: Atlas, joints: dict[str, np.ndarray]) -> None:
         self.atlas = atlas
         self._joints = joints
         if self._person_id is not None and self.session is None and not self._awaiting_points:
             self._open_session()
 
-    @_guarded
+    @_reports_failures
     def _on_sampled(self, ticket: int, points: SamplePoints) -> None:
         if ticket != self._ticket or self._person_id is None:
             return  # the task changed meanwhile
@@ -448,7 +462,6 @@ class Stage2Panel(QWidget):
         store_points(self.project, self._person_id, points)
         self._open_session()
 
-    @_guarded
     def _on_views(self, part: int, views: list[PartView]) -> None:
         self._views[part] = views
         self._views.move_to_end(part)
