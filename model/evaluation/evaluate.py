@@ -187,28 +187,28 @@ def _fill_blocks(
 
 
 class _MaskCache:
-    """Image RLEs of detections and annotations, each built once."""
+    """Pasted masks of detections and annotations, each built once."""
 
     def __init__(self, gt: GroundTruth, detections: Sequence[Detection]) -> None:
         self.gt, self.detections = gt, detections
-        self._det: dict[int, masks.RLE] = {}
-        self._ann: dict[int, masks.RLE] = {}
+        self._det: dict[int, masks.Pasted] = {}
+        self._ann: dict[int, masks.Pasted] = {}
 
     def _size(self, image_id: int) -> tuple[int, int]:
         record = self.gt.images[image_id]
         return int(record["height"]), int(record["width"])
 
-    def detection(self, d: int) -> masks.RLE:
+    def detection(self, d: int) -> masks.Pasted:
         if d not in self._det:
             det = self.detections[d]
             labels = det.densepose.labels.numpy()
             self._det[d] = masks.paste(labels, det.bbox, *self._size(det.image_id))
         return self._det[d]
 
-    def annotation(self, a: int) -> masks.RLE:
+    def annotation(self, a: int) -> masks.Pasted:
         if a not in self._ann:
             ann = self.gt.annotations[a]
-            self._ann[a] = masks.ground_truth_rle(ann, *self._size(int(ann["image_id"])))
+            self._ann[a] = masks.ground_truth_mask(ann, *self._size(int(ann["image_id"])))
         return self._ann[a]
 
 
