@@ -50,7 +50,8 @@ def evaluate(
         images_root: folder of the truth files (``gt_file``); default: the JSON's folder.
         kappa: GPS normalisation: ``"per_part"`` (reference) or metres (paper: 0.255).
         modes: AP modes among "gps", "gpsm", "iou" (empty: pointwise figures only).
-        dense: score every skin pixel (synthetic folders); None: when truth files exist.
+        dense: score every skin pixel (synthetic folders); None: when truth files exist and
+            their folder is known (a file, or ``images_root``).
         gt_boxes: detections were made on the true boxes (matched by ``gt_id`` or identical
             box); None: when every detection carries a ``gt_id``.
 
@@ -75,14 +76,14 @@ def evaluate(
     need_masks = bool(set(modes) & {"gpsm", "iou"})
     matched_iou = _fill_blocks(gt, detections, blocks, errors, kappa, match, need_masks)
     clock.lap("masks")
-    ap = {mode: evaluate_mode(gt, detections, blocks, mode) for mode in modes}
+    ap = {mode: evaluate_mode(gt, blocks, mode) for mode in modes}
     clock.lap("matching_ap")
     how = "gt_id or identical box" if gt_boxes else "greedy by score, box IoU >= 0.5"
     pointwise = pointwise_report(gt, match, errors, matched_iou, how)
     dense_figures = None
-    if dense or (dense is None and has_truth_files(gt)):
-        if gt.root is None:
-            raise ValueError("dense figures need images_root: the synthetic folder")
+    if dense and gt.root is None:
+        raise ValueError("dense figures need images_root: the synthetic folder")
+    if gt.root is not None and (dense or (dense is None and has_truth_files(gt))):
         dense_figures = dense_report(gt, detections, match, geodesics, gt.root)
         clock.lap("dense")
     return EvaluationReport(
