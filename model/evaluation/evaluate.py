@@ -45,8 +45,10 @@ def evaluate(
     Args:
         ground_truth: DensePose-COCO file, its parsed dict, or a loaded :class:`GroundTruth`.
         detections: the detections (any order; scores decide).
-        atlas: chart atlas of the body (default: the shipped Anny atlas).
-        geodesics: its geodesic table (default: loaded from the cache, or built: minutes).
+        atlas: chart atlas of the body, used when ``geodesics`` is not given (default: the
+            shipped Anny atlas).
+        geodesics: the atlas's geodesic table (default: loaded from the cache, or built:
+            minutes); its atlas is the one the scoring uses.
         images_root: folder of the truth files (``gt_file``); default: the JSON's folder.
         kappa: GPS normalisation: ``"per_part"`` (reference) or metres (paper: 0.255).
         modes: AP modes among "gps", "gpsm", "iou" (empty: pointwise figures only).
