@@ -158,7 +158,7 @@ def _cascade_parts(
             signals["keypoint"] = 17
         parts |= dict(
             stage2_head=stage2_head,
-            stage2_predictor=build_predictor(dp, int(stage2_head.out_channels)),
+            stage2_predictor=build_predictor(dp, int(stage2_head.out_channels)),  # type: ignore[arg-type]
             stage2_tasks=tasks(roi_channels),
             feedback=nn.ModuleDict(
                 {name: nn.Conv2d(c, roi_channels, 1) for name, c in signals.items()}

@@ -151,7 +151,7 @@ class CascadeBranch(DensePoseBranch):
             labels = [torch.ones(len(b), dtype=torch.int64, device=b.device) for b in boxes]
             for extra, masks in zip(extras, maskrcnn_inference(last["mask"], labels), strict=True):
                 extra["masks"] = masks
-        if last["keypoint"] is not None and sum(len(b) for b in boxes):
+        if last["keypoint"] is not None and any(len(b) for b in boxes):
             points, scores = keypointrcnn_inference(last["keypoint"], boxes)
             for extra, p, s in zip(extras, points, scores, strict=True):
                 extra["keypoints"], extra["keypoints_scores"] = p, s

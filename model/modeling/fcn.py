@@ -19,8 +19,13 @@ from torch import nn
 from torchvision.ops import roi_align
 
 from model.modeling.heads import FPNDecoder
-from model.modeling.losses import ChartLossWeights, PackedTargets, densepose_losses, pack_targets
-from model.modeling.losses import resample_masks
+from model.modeling.losses import (
+    ChartLossWeights,
+    PackedTargets,
+    densepose_losses,
+    pack_targets,
+    resample_masks,
+)
 from model.structures import DensePoseChartOutput, DensePoseTargets
 
 

@@ -153,7 +153,7 @@ class DensePoseRoIHeads(RoIHeads):
 
     def __init__(self, *, densepose: nn.Module, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.densepose = densepose
+        self.densepose: Any = densepose
         self._sampled: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] | None
         self._sampled = None
 
