@@ -98,11 +98,13 @@ def flip_densepose(
 ) -> DensePoseTargets:
     """The targets of the mirrored persons (box frame: ``x -> 256 - x``)."""
     i, u, v = table.flip_points(dp.i, dp.u, dp.v, exact=exact)
-    if dp.masks.device.type == "cpu":
+    if dp.masks.device.type == "cpu":  # numpy, as flip_columns
         masks = torch.from_numpy(_FLIP_COARSE_U8[dp.masks.numpy()[..., ::-1]])
+        x = torch.from_numpy(np.float32(256.0) - dp.x.numpy())
     else:
         masks = _FLIP_COARSE_T.to(dp.masks.device)[dp.masks.flip(-1).long()]
-    return replace(dp, x=256.0 - dp.x, i=i, u=u, v=v, masks=masks)
+        x = 256.0 - dp.x
+    return replace(dp, x=x, i=i, u=u, v=v, masks=masks)
 
 
 def cap_size(image: np.ndarray, target: Target, max_size: int) -> tuple[np.ndarray, Target, float]:
