@@ -235,3 +235,13 @@ def test_bad_arguments_are_refused(official):
         DensePoseCocoDataset(json_file, images, points="dense")
     with pytest.raises(ValueError, match="points must be"):
         DensePoseCocoDataset(json_file, images, points="all")  # type: ignore[arg-type]
+
+
+def test_unvalidated_files_lose_empty_boxes_and_name_bad_ones(official):
+    json_file, images, _ = official
+    rewrite(json_file, lambda doc: doc["annotations"][1]["bbox"].__setitem__(2, 0.0))
+    ds = DensePoseCocoDataset(json_file, images, validate=False)
+    assert ds.stats.empty_boxes_dropped == 1 and len(by_id(ds, 1).target["boxes"]) == 1
+    rewrite(json_file, lambda doc: doc["annotations"][0].__setitem__("bbox", "wide"))
+    with pytest.raises(DatasetError, match=r"annotation 11, bbox = 'wide'"):
+        DensePoseCocoDataset(json_file, images, validate=False)
