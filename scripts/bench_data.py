@@ -10,8 +10,9 @@ through :func:`model.data.loader.build_train_loader` with the flip augmentation 
 * images per second in steady state (after a warm-up of a few batches), and the ratio to
   the baseline measured in the same run: reading and decoding the same JPEGs into float
   tensors in this process, nothing else;
-* CPU milliseconds per image with 0 workers (the loading cost itself, which a busy machine
-  does not inflate), and what that allows on N idle cores;
+* CPU milliseconds per image: with 0 workers the loading cost itself (which a busy machine
+  does not inflate much) and the rate it allows per idle core; with workers, what the
+  training process spends receiving the batches;
 * DensePose points per person: annotated (sparse) and dense (skin pixels), at each size;
 * ``dp_masks``: decoding the 14 RLEs of a person with pycocotools against expanding the
   cached run-length copy;
@@ -94,8 +95,7 @@ def points_per_person(dataset) -> np.ndarray:
 
 def mask_decode_rates(dataset, repeats: int = 20) -> tuple[float, float]:
     """(ms per person decoding the 14 RLEs, ms per person expanding the cached copy)."""
-    from annotator.dataset.masks import rles_to_labels
-    from model.data.targets import DpMaskCache
+    from model.data.targets import DpMaskCache, decode_dp_masks
 
     masks = []
     for k in range(len(dataset)):
@@ -107,7 +107,7 @@ def mask_decode_rates(dataset, repeats: int = 20) -> tuple[float, float]:
     start = time.perf_counter()
     for _ in range(repeats):
         for m in masks:
-            rles_to_labels(m)
+            decode_dp_masks(m)
     decode = (time.perf_counter() - start) / (repeats * len(masks)) * 1000
     start = time.perf_counter()
     for _ in range(repeats):
@@ -171,6 +171,8 @@ def main() -> None:
                 line = f"    {workers} workers: {rate:6.1f} images/s ({rate / base:.2f} x baseline)"
                 if workers == 0:
                     line += f", {cpu_ms:.1f} CPU ms/image -> {1000 / cpu_ms:.0f} images/s per core"
+                else:  # what the training process pays to receive the batches
+                    line += f", {cpu_ms:.1f} CPU ms/image in the training process"
                 print(line, flush=True)
         decode, cached = mask_decode_rates(DensePoseCocoDataset.from_synth(folder))
         ratio = decode / cached
