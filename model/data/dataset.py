@@ -164,7 +164,9 @@ class DensePoseCocoDataset(Dataset[Sample]):
         """The image of sample ``index`` (without reading it)."""
         entry: ImageEntry = self._entries[index]
         path = self.image_root / entry.file_name
-        return ImageInfo(entry.image_id, entry.file_name, path, entry.width, entry.height)
+        longer = max(entry.width, entry.height)
+        scale = 1.0 if self.max_size is None else min(1.0, self.max_size / longer)
+        return ImageInfo(entry.image_id, entry.file_name, path, entry.width, entry.height, scale)
 
     def load(self, index: int, rng: np.random.Generator) -> Sample:
         """Sample ``index``; ``rng`` draws the "dense_sample" points.

@@ -143,7 +143,7 @@ def worker_init(worker_id: int) -> None:
     """One torch thread per worker (the machine has few cores; workers parallelise already).
 
     OpenCV is left alone: ``cv2.setNumThreads`` in a forked worker hangs when the parent had
-    started OpenCV's thread pool (measured: 5 hangs in 12 loader starts), and the data code
+    started OpenCV's thread pool (measured: 6 hangs in 18 loader starts), and the data code
     calls no multi-threaded OpenCV function (``imread`` only).
     """
     torch.set_num_threads(1)

@@ -142,7 +142,7 @@ def test_large_images_are_capped(tmp_path):
         tmp_path / "d.json", tmp_path, max_size=100, instance_masks=True, keypoints=True
     )
     image, target, info = ds[0]
-    assert image.shape == (3, 50, 100) and info.scale == 0.25
+    assert image.shape == (3, 50, 100) and info.scale == 0.25 and ds.info(0) == info
     assert target["boxes"].tolist() == [[10.0, 5.0, 60.0, 30.0]]
     assert target["masks"].shape == (1, 50, 100) and target["masks"][0].sum() == 50 * 25
     assert target["keypoints"][0, 0].tolist() == [25.0, 12.5, 2.0]
