@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "annotator.synth.cli",
     "annotator.accuracy.cli",
     "annotator.ui.cli",
+    "model.cli",
 )
 
 

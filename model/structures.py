@@ -18,7 +18,9 @@ Predictions are :class:`DensePoseChartOutput` (raw head outputs for N boxes) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 
@@ -127,9 +129,10 @@ class DensePoseChartOutput:
         fine_segm: ``[N, 25, S, S]`` logits of chart 0..24 (0 background).
         u: ``[N, 25, S, S]`` U per chart (raw regression, about [0, 1]).
         v: ``[N, 25, S, S]`` V per chart.
-        sigma_1: ``[N, 25, S, S]`` or None: isotropic UV uncertainty (WC1, WC2), softplus
-            + epsilon already applied.
-        sigma_2: ``[N, 25, S, S]`` or None: second isotropic term (WC2).
+        sigma_1: ``[N, 25, S, S]`` or None: unused by the chart models (kept for the
+            reference's field set).
+        sigma_2: ``[N, 25, S, S]`` or None: UV uncertainty (WC1 and WC2), raw: the variance
+            is ``softplus(sigma_2) + epsilon``.
         kappa_u, kappa_v: ``[N, 25, S, S]`` or None: anisotropic direction (WC2).
         fine_segm_confidence, coarse_segm_confidence: ``[N, 1, S, S]`` or None: segmentation
             confidence (M), positive; logits are scaled by it.
@@ -149,15 +152,20 @@ class DensePoseChartOutput:
     def __len__(self) -> int:
         return len(self.coarse_segm)
 
+    def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> DensePoseChartOutput:
+        values: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            values[f.name] = None if value is None else fn(value)
+        return DensePoseChartOutput(**values)
+
     def __getitem__(self, index: int | slice | torch.Tensor) -> DensePoseChartOutput:
         if isinstance(index, int):
             index = slice(index, index + 1)
-        return DensePoseChartOutput(
-            **{
-                f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
-                for f in fields(self)
-            }
-        )
+        return self._map(lambda t: t[index])
+
+    def to(self, device: torch.device | str) -> DensePoseChartOutput:
+        return self._map(lambda t: t.to(device))
 
     def confidences(self) -> dict[str, torch.Tensor]:
         """The confidence maps that are present, by name."""

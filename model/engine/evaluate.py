@@ -1,0 +1,145 @@
+"""Evaluate a model on a DensePose-COCO file: run it, score it, write the report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from model.evaluation.report import EvaluationReport
+
+log = logging.getLogger(__name__)
+
+#: Detections below this score are not scored (detectron2 keeps boxes above 0.05).
+EVAL_SCORE_THRESHOLD = 0.05
+
+
+def evaluate_model(
+    model: nn.Module,
+    data: Path,
+    images: Path,
+    *,
+    gt_boxes: bool = False,
+    kappa: str | float = "per_part",
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    results_path: Path | None = None,
+    atlas_body: str = "anny",
+) -> EvaluationReport:
+    """Run ``model`` (eval mode, on its device) over the file's images and score it.
+
+    Args:
+        atlas_body: the body model whose atlas the model's (I, U, V) refer to.
+    """
+    from annotator.surface.atlas import load_atlas
+    from annotator.surface.geodesic import Geodesics
+    from model.evaluation.evaluator import evaluate
+    from model.evaluation.results import write_results
+    from model.inference.on_dataset import iter_detections, read_entries
+    from model.inference.predictor import Predictor
+
+    predictor = Predictor(model, score_threshold=EVAL_SCORE_THRESHOLD)
+    entries = read_entries(data, images)[:limit]
+    detections = []
+    for k, (_, found) in enumerate(iter_detections(predictor, entries, gt_boxes=gt_boxes)):
+        detections.extend(found)
+        if progress is not None:
+            progress(k + 1, len(entries))
+    if results_path is not None:
+        write_results(results_path, detections)
+    atlas = load_atlas(atlas_body)
+    geodesics = Geodesics.load_or_build(atlas)
+    doc = json.loads(Path(data).read_text())
+    if limit is not None:
+        keep = {e.image_id for e in entries}
+        doc["images"] = [im for im in doc["images"] if int(im["id"]) in keep]
+        doc["annotations"] = [a for a in doc["annotations"] if int(a["image_id"]) in keep]
+    return evaluate(
+        doc,
+        detections,
+        atlas=atlas,
+        geodesics=geodesics,
+        images_root=Path(data).parent,
+        kappa=kappa,
+        gt_boxes=gt_boxes,
+    )
+
+
+def headline(report: EvaluationReport) -> dict[str, float]:
+    """The figures a training log and a comparison table show (fractions; NaN: none)."""
+    out = {
+        f"{mode}_{name}": summary.stats[name]
+        for mode, summary in report.ap.items()
+        for name in ("AP", "AP50", "AP75")
+    }
+    overall = report.pointwise.figures.overall
+    out |= {
+        "auc10": overall.auc10,
+        "auc30": overall.auc30,
+        "mean_error_m": overall.mean,
+        "mask_iou": report.pointwise.mean_mask_iou,
+    }
+    if report.dense is not None:
+        dense = report.dense.figures.overall
+        out |= {
+            "dense_auc10": dense.auc10,
+            "dense_auc30": dense.auc30,
+            "dense_mean_error_m": dense.mean,
+        }
+    return out
+
+
+def evaluate_checkpoint(
+    checkpoint: Path,
+    data: Path,
+    images: Path,
+    *,
+    gt_boxes: bool = False,
+    device: str = "auto",
+    kappa: str | float = "per_part",
+    out: Path | None = None,
+    limit: int | None = None,
+) -> EvaluationReport:
+    """``dpstudio model evaluate``: the checkpoint's figures on a data set."""
+    from tqdm import tqdm
+
+    from annotator.surface.atlas import load_atlas
+    from model.engine.checkpoint import load_checkpoint
+    from model.inference.predictor import load_model, pick_device
+
+    ckpt = load_checkpoint(checkpoint)
+    ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
+    model, _ = load_model(ckpt, pick_device(device))
+    bar = tqdm(desc="inference", unit="image")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    report = evaluate_model(
+        model,
+        data,
+        images,
+        gt_boxes=gt_boxes,
+        kappa=kappa,
+        limit=limit,
+        progress=progress,
+        atlas_body=ckpt.atlas["body"],
+        results_path=out / "results.json" if out is not None else None,
+    )
+    bar.close()
+    if out is not None:
+        record: dict[str, Any] = {
+            "checkpoint": str(ckpt.path),
+            "iteration": ckpt.iteration,
+            "gt_boxes": gt_boxes,
+            **report.to_dict(),
+        }
+        (out / "evaluation.json").write_text(json.dumps(record, indent=1))
+    return report

@@ -1,0 +1,160 @@
+"""What a training run tells the world: a JSON-lines log, TensorBoard, and progress.
+
+* ``RUN/metrics.jsonl``: one JSON object per logged iteration (``iteration``, ``losses``,
+  ``total_loss``, ``lr``, ``time`` and ``data_time`` per iteration in seconds, ``memory_mb``)
+  and one per event (``{"event": "checkpoint" | "evaluation" | "skipped" | "stopped" |
+  "done", ...}``);
+* TensorBoard event files in ``RUN/tensorboard``;
+* on the terminal, a progress bar with the ETA; or, with ``--progress-json``, the same
+  records as JSON lines on standard output (``"event": "progress"`` for iterations), which is
+  what the app reads.
+
+Only the main process writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+
+def memory_mb(device: Any) -> float:
+    """Peak memory of this process: CUDA allocator peak on a GPU, resident set on the CPU."""
+    import torch
+
+    if getattr(device, "type", "cpu") == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class RunLog:
+    """The run's logs (see module docstring).
+
+    Args:
+        run_dir: the run folder.
+        start_iter: iterations already done (resumed runs).
+        max_iter: iterations the run ends at.
+        progress_json: JSON lines on stdout instead of a progress bar.
+        enabled: False on every process but the main one.
+        stream: where progress goes (stdout for JSON, stderr for the bar).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        start_iter: int,
+        max_iter: int,
+        progress_json: bool = False,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.enabled = enabled
+        self.max_iter = max_iter
+        self.progress_json = progress_json
+        self.start_iter = start_iter
+        self._t0 = time.perf_counter()
+        if not enabled:
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._file = open(run_dir / "metrics.jsonl", "a")  # noqa: SIM115 (closed in close())
+        from torch.utils.tensorboard import SummaryWriter
+
+        self._tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_iter + 1)
+        self._stream = stream or (sys.stdout if progress_json else sys.stderr)
+        self._bar = None
+        if not progress_json:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=max_iter,
+                initial=start_iter,
+                desc="training",
+                unit="it",
+                file=self._stream,
+                dynamic_ncols=True,
+            )
+
+    def eta_seconds(self, iteration: int) -> float:
+        done = iteration - self.start_iter
+        if done <= 0:
+            return math.nan
+        return (time.perf_counter() - self._t0) / done * (self.max_iter - iteration)
+
+    def step(self, iteration: int, record: dict[str, Any]) -> None:
+        """Log one iteration (1-based count of iterations done)."""
+        if not self.enabled:
+            return
+        record = {"iteration": iteration, **record}
+        self._write(record)
+        for name, value in record.get("losses", {}).items():
+            self._tb.add_scalar(f"loss/{name}", value, iteration)
+        for key in ("total_loss", "lr", "time", "data_time", "memory_mb"):
+            if key in record:
+                self._tb.add_scalar(f"train/{key}", record[key], iteration)
+        eta = self.eta_seconds(iteration)
+        if self._bar is not None:
+            self._bar.n = iteration
+            self._bar.set_postfix(
+                loss=f"{record.get('total_loss', math.nan):.3f}",
+                lr=f"{record.get('lr', 0):.2g}",
+                refresh=False,
+            )
+            self._bar.refresh()
+        else:
+            self._emit(
+                {
+                    "event": "progress",
+                    "max_iter": self.max_iter,
+                    "eta_seconds": None if math.isnan(eta) else round(eta, 1),
+                    **record,
+                }
+            )
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """Log an event: checkpoint, evaluation, skipped, stopped, done."""
+        if not self.enabled:
+            return
+        record = {"event": kind, **fields}
+        self._write(record)
+        if kind == "evaluation":
+            iteration = fields.get("iteration", 0)
+            for name, value in fields.get("metrics", {}).items():
+                if isinstance(value, int | float):
+                    self._tb.add_scalar(f"eval/{name}", value, iteration)
+        if self._bar is not None:
+            if kind in ("skipped", "stopped", "evaluation", "done"):
+                self._bar.write(f"{kind}: {json.dumps(fields)}")
+        else:
+            self._emit(record)
+
+    def note(self, message: str) -> None:
+        """A one-line message for the person running the command."""
+        if not self.enabled:
+            return
+        if self.progress_json:
+            self._emit({"event": "note", "message": message})
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        self._stream.write(json.dumps(record) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.close()
+        self._tb.close()
+        self._file.close()

@@ -1,0 +1,113 @@
+"""``dpstudio model score RESULTS.json --data GT.json``: score any tool's DensePose results.
+
+:func:`register_score` adds the ``score`` action to the ``dpstudio model`` subcommands;
+everything heavy (torch, pycocotools, the geodesic table) is imported in the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from annotator.cli import UserError
+
+
+def register_score(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``score`` to the ``dpstudio model`` subcommands."""
+    score = subparsers.add_parser(
+        "score",
+        help="score DensePose results (challenge format) against DensePose-COCO",
+        description="Scores a DensePose results file (the COCO DensePose challenge format: "
+        "image_id, category_id, bbox, score, uv_shape, uv_data) against a DensePose-COCO "
+        "file: GPS, GPSm and IOU AP / AR exactly as detectron2's evaluator, the paper's "
+        "pointwise figures (RCP, AUC10, AUC30, per part, mask IoU) and, on a `dpstudio "
+        "synth` folder, dense figures at every skin pixel. The first run on a machine "
+        "precomputes the geodesic table (minutes).",
+    )
+    score.add_argument("results", type=Path, help="results JSON (a list of records)")
+    score.add_argument("--data", type=Path, required=True, help="DensePose-COCO JSON")
+    score.add_argument(
+        "--images", type=Path, help="folder of the truth files (default: the JSON's folder)"
+    )
+    score.add_argument("--out", type=Path, help="write the full report (JSON) here")
+    score.add_argument(
+        "--kappa",
+        default="per_part",
+        help="GPS normalisation: per_part (detectron2, default) or metres (paper: 0.255)",
+    )
+    score.add_argument(
+        "--modes", default="gps,gpsm,iou", help="AP modes, comma separated (default: all)"
+    )
+    score.add_argument("--no-dense", action="store_true", help="skip the dense figures")
+    score.add_argument(
+        "--gt-boxes",
+        action="store_true",
+        help="predictions were made on the true boxes (matched by gt_id or identical box)",
+    )
+    score.set_defaults(handler=_score)
+
+
+def _kappa(text: str) -> str | float:
+    if text == "per_part":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise UserError(f"--kappa {text!r}: use per_part or a positive number of metres")
+    return value
+
+
+def _score(args: argparse.Namespace) -> int:
+    from annotator.dataset import jsonio
+    from model.evaluation.densepose_eval import MODES
+    from model.evaluation.errors import EvaluationInputError
+    from model.evaluation.evaluator import evaluate
+    from model.evaluation.ground_truth import load_ground_truth
+    from model.evaluation.results import read_results
+
+    kappa = _kappa(args.kappa)
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        raise UserError(f"--modes: unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
+    try:
+        detections = read_results(args.results)
+        gt = load_ground_truth(args.data, root=args.images)
+        report = evaluate(
+            gt,
+            detections,
+            geodesics=_geodesics(),
+            kappa=kappa,
+            modes=modes,
+            dense=False if args.no_dense else None,
+            gt_boxes=True if args.gt_boxes else None,
+        )
+    except (EvaluationInputError, ValueError) as exc:
+        raise UserError(str(exc)) from exc
+    print(report.summary())
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(jsonio.dumps(report.to_dict()), encoding="utf-8")
+        print(f"report: {args.out}")
+    return 0
+
+
+def _geodesics() -> Any:
+    from tqdm import tqdm
+
+    from annotator.surface.atlas import load_atlas
+    from annotator.surface.geodesic import Geodesics
+
+    bar = tqdm(desc="geodesic table (once per machine)", unit="row", leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        return Geodesics.load_or_build(load_atlas(), progress=progress)
+    finally:
+        bar.close()

@@ -1,0 +1,224 @@
+"""One call scores detections against DensePose-COCO ground truth: :func:`evaluate`.
+
+Stages: group and match (:mod:`~model.evaluation.densepose_eval`,
+:mod:`~model.evaluation.pointwise`), the per-point geodesic errors of every pair any figure
+needs in one batch (:mod:`~model.evaluation.pairs`), masks, AP per mode, pointwise figures,
+and dense figures on synthetic folders (:mod:`~model.evaluation.dense`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.surface.atlas import Atlas
+from annotator.surface.geodesic import Geodesics
+from model.evaluation import masks
+from model.evaluation.dense import dense_report, has_truth_files
+from model.evaluation.densepose_eval import MODES, Block, ap_pairs, evaluate_mode, make_blocks
+from model.evaluation.ground_truth import GroundTruth, load_ground_truth
+from model.evaluation.pairs import PairErrors, kappa_of, pair_errors
+from model.evaluation.pointwise import match_by_box, match_by_gt_id, pointwise_report
+from model.evaluation.report import EvaluationReport
+from model.evaluation.results import Detection
+from model.evaluation.surface_lookup import iuv_lookup
+
+
+def evaluate(
+    ground_truth: str | Path | dict[str, Any] | GroundTruth,
+    detections: Sequence[Detection],
+    *,
+    atlas: Atlas | None = None,
+    geodesics: Geodesics | None = None,
+    images_root: str | Path | None = None,
+    kappa: str | float = "per_part",
+    modes: Sequence[str] = MODES,
+    dense: bool | None = None,
+    gt_boxes: bool | None = None,
+) -> EvaluationReport:
+    """Score ``detections`` against the ground truth.
+
+    Args:
+        ground_truth: DensePose-COCO file, its parsed dict, or a loaded :class:`GroundTruth`.
+        detections: the detections (any order; scores decide).
+        atlas: chart atlas of the body, used when ``geodesics`` is not given (default: the
+            shipped Anny atlas).
+        geodesics: the atlas's geodesic table (default: loaded from the cache, or built:
+            minutes); its atlas is the one the scoring uses.
+        images_root: folder of the truth files (``gt_file``); default: the JSON's folder.
+        kappa: GPS normalisation: ``"per_part"`` (reference) or metres (paper: 0.255).
+        modes: AP modes among "gps", "gpsm", "iou" (empty: pointwise figures only).
+        dense: score every skin pixel (synthetic folders); None: when truth files exist and
+            their folder is known (a file, or ``images_root``).
+        gt_boxes: detections were made on the true boxes (matched by ``gt_id`` or identical
+            box); None: when every detection carries a ``gt_id``.
+
+    Raises:
+        GroundTruthError: the ground truth is malformed, or dense truth files are missing.
+        ValueError: bad ``modes`` / ``kappa``, or a detection on an unknown image.
+    """
+    clock = _Clock()
+    gt = _ground_truth(ground_truth, images_root)
+    _check_options(modes, kappa)
+    if atlas is None:
+        atlas = geodesics.atlas if geodesics is not None else _default_atlas()
+    if geodesics is None:
+        geodesics = Geodesics.load_or_build(atlas)
+    if gt_boxes is None:
+        gt_boxes = bool(detections) and all(d.gt_id is not None for d in detections)
+    blocks = make_blocks(gt, detections)
+    match = match_by_gt_id(gt, detections) if gt_boxes else match_by_box(gt, detections)
+    clock.lap("grouping")
+    errors = _errors(gt, detections, blocks, match, geodesics)
+    clock.lap("geodesics")
+    need_masks = bool(set(modes) & {"gpsm", "iou"})
+    matched_iou = _fill_blocks(gt, detections, blocks, errors, kappa, match, need_masks)
+    clock.lap("masks")
+    ap = {mode: evaluate_mode(gt, blocks, mode) for mode in modes}
+    clock.lap("matching_ap")
+    how = "gt_id or identical box" if gt_boxes else "greedy by score, box IoU >= 0.5"
+    pointwise = pointwise_report(gt, match, errors, matched_iou, how)
+    dense_figures = None
+    if dense and gt.root is None:
+        raise ValueError("dense figures need images_root: the synthetic folder")
+    if gt.root is not None and (dense or (dense is None and has_truth_files(gt))):
+        dense_figures = dense_report(gt, detections, match, geodesics, gt.root)
+        clock.lap("dense")
+    return EvaluationReport(
+        ground_truth=gt.source,
+        detections=len(detections),
+        images=len(gt.image_ids),
+        kappa=kappa,
+        ap=ap,
+        pointwise=pointwise,
+        dense=dense_figures,
+        seconds=clock.laps,
+        notes=_notes(gt, detections),
+    )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
+
+
+def _default_atlas() -> Atlas:
+    from annotator.surface.atlas import load_atlas
+
+    return load_atlas()
+
+
+def _ground_truth(
+    source: str | Path | dict[str, Any] | GroundTruth, root: str | Path | None
+) -> GroundTruth:
+    if isinstance(source, GroundTruth):
+        if root is not None:
+            source.root = Path(root)
+        return source
+    return load_ground_truth(source, root=root)
+
+
+def _check_options(modes: Sequence[str], kappa: str | float) -> None:
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise ValueError(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
+    kappa_of(np.array([1]), kappa)  # raises on a bad value
+    if not isinstance(kappa, str) and not float(kappa) > 0:
+        raise ValueError(f"kappa must be positive metres, got {kappa}")
+
+
+def _errors(
+    gt: GroundTruth,
+    detections: Sequence[Detection],
+    blocks: dict[tuple[int, int], Block],
+    match: np.ndarray,
+    geodesics: Geodesics,
+) -> PairErrors:
+    """Per-point errors of the AP pairs and of the matched pairs, in one batch."""
+    scored = np.flatnonzero((match >= 0) & gt.has_points)
+    matched = np.stack([match[scored], scored], axis=1)
+    pairs = np.unique(np.concatenate([ap_pairs(gt, blocks), matched]), axis=0)
+    truth = iuv_lookup(geodesics.atlas)(gt.i, gt.u, gt.v)
+    return pair_errors(gt, truth, detections, pairs, geodesics)
+
+
+def _fill_blocks(
+    gt: GroundTruth,
+    detections: Sequence[Detection],
+    blocks: dict[tuple[int, int], Block],
+    errors: PairErrors,
+    kappa: str | float,
+    match: np.ndarray,
+    need_masks: bool,
+) -> dict[tuple[int, int], float]:
+    """Set each block's GPS, box IoU and (if needed) mask IoU; return the matched pairs'
+    mask IoU."""
+    gps = errors.gps(gt, kappa)
+    index = errors.index()
+    rles = _MaskCache(gt, detections)
+    for block in blocks.values():
+        if not len(block.det) or not len(block.ann):
+            continue
+        q = np.array([[index.get((int(d), int(a)), -1) for a in block.ann] for d in block.det])
+        block.gps = np.where(q >= 0, gps[np.maximum(q, 0)], 0.0)
+        crowd = gt.crowd[block.ann]
+        boxes = np.array([detections[d].bbox for d in block.det], np.float64)
+        block.box_iou = masks.box_iou(boxes, gt.boxes[block.ann], crowd)
+        if need_masks:
+            block.mask_iou = masks.iou(
+                [rles.detection(int(d)) for d in block.det],
+                [rles.annotation(int(a)) for a in block.ann],
+                crowd,
+            )
+    out = {}
+    for a in np.flatnonzero((match >= 0) & gt.has_points & ~gt.crowd):
+        d = int(match[a])
+        out[d, int(a)] = float(
+            masks.iou([rles.detection(d)], [rles.annotation(int(a))], np.zeros(1, bool))[0, 0]
+        )
+    return out
+
+
+class _MaskCache:
+    """Pasted masks of detections and annotations, each built once."""
+
+    def __init__(self, gt: GroundTruth, detections: Sequence[Detection]) -> None:
+        self.gt, self.detections = gt, detections
+        self._det: dict[int, masks.Pasted] = {}
+        self._ann: dict[int, masks.Pasted] = {}
+
+    def _size(self, image_id: int) -> tuple[int, int]:
+        record = self.gt.images[image_id]
+        return int(record["height"]), int(record["width"])
+
+    def detection(self, d: int) -> masks.Pasted:
+        if d not in self._det:
+            det = self.detections[d]
+            labels = det.densepose.labels.numpy()
+            self._det[d] = masks.paste(labels, det.bbox, *self._size(det.image_id))
+        return self._det[d]
+
+    def annotation(self, a: int) -> masks.Pasted:
+        if a not in self._ann:
+            ann = self.gt.annotations[a]
+            self._ann[a] = masks.ground_truth_mask(ann, *self._size(int(ann["image_id"])))
+        return self._ann[a]
+
+
+def _notes(gt: GroundTruth, detections: Sequence[Detection]) -> list[str]:
+    categories = set(gt.category_ids)
+    other = sum(d.category_id not in categories for d in detections)
+    notes = []
+    if other:
+        notes.append(f"{other} detections of categories absent from the ground truth skipped")
+    return notes

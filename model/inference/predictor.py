@@ -1,0 +1,111 @@
+"""A trained model, ready to run on images: from a checkpoint to per-person DensePose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.config import Config
+from model.engine.checkpoint import Checkpoint, load_checkpoint
+from model.engine.distributed import pick_device
+from model.modeling.postprocess import to_results
+from model.structures import DensePoseResult
+
+
+@dataclass(frozen=True)
+class PersonPrediction:
+    """One detected (or given) person.
+
+    Attributes:
+        box: ``(x0, y0, x1, y1)`` float, image pixels.
+        score: detection score in [0, 1] (1.0 for a given box).
+        densepose: labels and U, V over the integer box.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    densepose: DensePoseResult
+
+    @property
+    def xywh(self) -> list[float]:
+        x0, y0, x1, y1 = self.box
+        return [x0, y0, x1 - x0, y1 - y0]
+
+
+def image_tensor(image: np.ndarray) -> torch.Tensor:
+    """RGB uint8 ``[H, W, 3]`` -> float ``[3, H, W]`` in [0, 1] (the model normalises)."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+
+
+def load_model(checkpoint: Checkpoint, device: torch.device) -> tuple[nn.Module, Config]:
+    """Rebuild a checkpoint's network and load its weights."""
+    from model.modeling.build import build_model
+
+    cfg = Config.from_dict(checkpoint.config, source=str(checkpoint.path))
+    model = build_model(cfg.model)
+    model.load_state_dict(checkpoint.model)
+    return model.to(device).eval(), cfg
+
+
+class Predictor:
+    """Runs a model on images.
+
+    Args:
+        model: the network (put in eval mode; inputs go to its device).
+        score_threshold: detections below it are dropped.
+        atlas: ``{"body", "digest"}`` of the atlas its (I, U, V) refer to.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        score_threshold: float = 0.5,
+        atlas: dict[str, str] | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        self.score_threshold = score_threshold
+        self.atlas = atlas or {"body": "anny"}
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        checkpoint: str | Path | Checkpoint,
+        *,
+        device: str = "auto",
+        score_threshold: float = 0.5,
+    ) -> Predictor:
+        """A checkpoint file or run folder (or a loaded :class:`Checkpoint`) on a device."""
+        ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+        model, _ = load_model(ckpt, pick_device(device))
+        return cls(model, score_threshold=score_threshold, atlas=ckpt.atlas)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray) -> list[PersonPrediction]:
+        """The persons the model finds in an RGB uint8 image, best first."""
+        (out,) = self.model([image_tensor(image).to(self.device)])
+        keep = out["scores"] >= self.score_threshold
+        boxes = out["boxes"][keep].cpu()
+        results = to_results(out["densepose"][keep].to("cpu"), boxes)
+        return [
+            PersonPrediction(tuple(float(v) for v in b), float(s), r)  # type: ignore[arg-type]
+            for b, s, r in zip(boxes, out["scores"][keep].tolist(), results, strict=True)
+        ]
+
+    @torch.no_grad()
+    def on_boxes(self, image: np.ndarray, boxes_xyxy: np.ndarray) -> list[PersonPrediction]:
+        """DensePose of the persons in given boxes (``[N, 4]`` xyxy image pixels)."""
+        boxes = torch.as_tensor(np.asarray(boxes_xyxy, np.float32).reshape(-1, 4))
+        (out,) = self.model.densepose_for_boxes(  # type: ignore[operator]
+            [image_tensor(image).to(self.device)], [boxes.to(self.device)]
+        )
+        results = to_results(out.to("cpu"), boxes)
+        return [
+            PersonPrediction(tuple(float(v) for v in b), 1.0, r)  # type: ignore[arg-type]
+            for b, r in zip(boxes, results, strict=True)
+        ]

@@ -1,0 +1,84 @@
+"""DensePose R-CNN: torchvision's Faster R-CNN with the DensePose RoI heads.
+
+The image transform, backbone, RPN and box head are torchvision's; only the RoI heads are
+:class:`DensePoseRoIHeads`. Besides the usual ``model(images)`` / ``model(images, targets)``,
+:meth:`DensePoseRCNN.densepose_for_boxes` runs the DensePose branch on given boxes (the
+evaluation with true boxes, and pre-annotation of boxes a person drew).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models.detection.faster_rcnn import FasterRCNN
+from torchvision.models.detection.transform import resize_boxes
+
+from model.modeling.roi_heads import DensePoseRoIHeads
+from model.structures import DensePoseChartOutput
+
+
+class DensePoseRCNN(FasterRCNN):
+    """Faster R-CNN + FPN whose RoI heads also predict DensePose.
+
+    Args:
+        backbone: a backbone with FPN (``out_channels`` attribute).
+        densepose: the DensePose branch (RoI, cascade or whole-image).
+        min_size_train: shorter image sides drawn from in training (scale jitter).
+        min_size_test: shorter image side in inference.
+        roi_extra: mask / keypoint parts for torchvision's ``RoIHeads`` (may be empty).
+        **kwargs: torchvision ``FasterRCNN`` arguments (RPN, box head, sizes).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        *,
+        densepose: nn.Module,
+        min_size_train: tuple[int, ...] = (800,),
+        min_size_test: int = 800,
+        roi_extra: dict[str, nn.Module] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(backbone, num_classes=2, min_size=min_size_train, **kwargs)
+        self.min_size_train = tuple(min_size_train)
+        self.min_size_test = min_size_test
+        base: Any = getattr(self, "roi_heads")  # noqa: B009 (torchvision leaves it untyped)
+        self.roi_heads = DensePoseRoIHeads(
+            densepose=densepose,
+            box_roi_pool=base.box_roi_pool,
+            box_head=base.box_head,
+            box_predictor=base.box_predictor,
+            fg_iou_thresh=kwargs.get("box_fg_iou_thresh", 0.5),
+            bg_iou_thresh=kwargs.get("box_bg_iou_thresh", 0.5),
+            batch_size_per_image=kwargs.get("box_batch_size_per_image", 512),
+            positive_fraction=kwargs.get("box_positive_fraction", 0.25),
+            bbox_reg_weights=kwargs.get("bbox_reg_weights"),
+            score_thresh=kwargs.get("box_score_thresh", 0.05),
+            nms_thresh=kwargs.get("box_nms_thresh", 0.5),
+            detections_per_img=kwargs.get("box_detections_per_img", 100),
+            **(roi_extra or {}),
+        )
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> DensePoseRCNN:
+        super().train(mode)
+        # torchvision draws the size from min_size in training and takes the last in eval.
+        self.transform.min_size = self.min_size_train if mode else (self.min_size_test,)
+        return self
+
+    @torch.no_grad()
+    def densepose_for_boxes(
+        self, images: list[torch.Tensor], boxes: list[torch.Tensor]
+    ) -> list[DensePoseChartOutput]:
+        """DensePose of given boxes: per image, the outputs for its ``[N, 4]`` xyxy boxes
+        (original image pixels)."""
+        original = [tuple(img.shape[-2:]) for img in images]
+        image_list, _ = self.transform(images)
+        scaled = [
+            resize_boxes(b.to(image_list.tensors.dtype), orig, new)
+            for b, orig, new in zip(boxes, original, image_list.image_sizes, strict=True)
+        ]
+        features = self.backbone(image_list.tensors)
+        return self.roi_heads.densepose_on_boxes(features, scaled, image_list.image_sizes)
