@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_evaluate(cmds)
     _register_predict(cmds)
     _register_compare(cmds)
+    _register_distill(cmds)
     presets = cmds.add_parser("presets", help="list the shipped configurations")
     presets.set_defaults(handler=_presets)
     from model.evaluation.cli import register_score
@@ -158,8 +159,12 @@ def _register_compare(cmds: argparse._SubParsersAction) -> None:
     cmp.add_argument("runs", type=Path, nargs="+", help="run folders or checkpoint files")
     add_data_arguments(cmp)
     cmp.add_argument("--out", type=Path, required=True, help="report folder")
-    cmp.add_argument("--train-iterations", type=int, default=3,
-                     help="timed training iterations per run (0: skip)")
+    cmp.add_argument(
+        "--train-iterations",
+        type=int,
+        default=3,
+        help="timed training iterations per run (0: skip)",
+    )
     cmp.add_argument("--limit", type=int, help="only the first N images")
     cmp.set_defaults(handler=_compare)
 
@@ -168,14 +173,66 @@ def _compare(args: argparse.Namespace) -> int:
     from model.compare import compare_runs
 
     data, images = resolve_data(args.data, args.images)
-    result = compare_runs(args.runs, data, images, args.out,
-                          train_iterations=args.train_iterations, limit=args.limit,
-                          progress=print)
+    result = compare_runs(
+        args.runs,
+        data,
+        images,
+        args.out,
+        train_iterations=args.train_iterations,
+        limit=args.limit,
+        progress=print,
+    )
     for name, why in result.skipped.items():
         print(f"skipped {name}: {why}")
     print(result.markdown())
     print(f"report: {args.out / 'report.html'}")
     return 0 if result.rows else 1
+
+
+def _register_distill(cmds: argparse._SubParsersAction) -> None:
+    dis = cmds.add_parser(
+        "distill",
+        help="label the training persons densely with a teacher run (distillation)",
+        description="Runs a teacher (trained on the sparse points) on every annotated "
+        "person's true box and keeps its (I, U, V) inside the person's mask: up to N pixels "
+        "per person. Train a student on them beside the points with --set data.teacher=OUT "
+        "(or name the teacher run there: its labels are then made at the start).",
+    )
+    dis.add_argument("--teacher", type=Path, required=True, help="teacher run or checkpoint")
+    add_data_arguments(dis)
+    dis.add_argument("--out", type=Path, required=True, help="labels folder")
+    dis.add_argument("--points-per-person", type=int, default=1000)
+    dis.add_argument("--device", default="auto")
+    dis.set_defaults(handler=_distill)
+
+
+def _distill(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from model.engine.distill import distill
+
+    data, images = resolve_data(args.data, args.images)
+    bar = tqdm(desc="teacher labels", unit="image")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        out = distill(
+            args.teacher,
+            data,
+            images,
+            args.out,
+            points_per_person=args.points_per_person,
+            device=args.device,
+            progress=progress,
+        )
+    except (ValueError, OSError) as exc:
+        raise UserError(str(exc)) from exc
+    bar.close()
+    print((out / "teacher.json").read_text())
+    return 0
 
 
 def _presets(args: argparse.Namespace) -> int:

@@ -123,7 +123,9 @@ class DataConfig:
     #: "dense_sample" (``dense_points`` skin pixels per person, drawn anew each time).
     points: str = "sparse"
     dense_points: int = 500
-    #: Dense truth from a teacher run's predictions (distillation), added to the points.
+    #: Distillation: a teacher run (its dense labels are made at the start, ``dense_points``
+    #: per person) or a labels folder from ``dpstudio model distill``; the labels train
+    #: beside the annotated points.
     teacher: str = ""
     hflip: bool = True
     num_workers: int = 2

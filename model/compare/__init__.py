@@ -18,19 +18,35 @@ from typing import Any
 from model.compare.report import Comparison
 
 
-def compare_runs(runs: list[Path], data: Path, images: Path, out: Path, *,
-                 train_iterations: int = 3, limit: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> Comparison:
+def compare_runs(
+    runs: list[Path],
+    data: Path,
+    images: Path,
+    out: Path,
+    *,
+    train_iterations: int = 3,
+    limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
     """Measure each run and write the report into ``out``."""
     comparison = Comparison(data=str(data))
     names = _names(runs)
     for run, name in zip(runs, names, strict=True):
         if progress is not None:
             progress(f"measuring {name} ({run})")
-        spec: dict[str, Any] = {"run": str(run), "data": str(data), "images": str(images),
-                                "train_iterations": train_iterations, "limit": limit}
-        done = subprocess.run([sys.executable, "-m", "model.compare.measure", json.dumps(spec)],
-                              capture_output=True, text=True, env=_env())
+        spec: dict[str, Any] = {
+            "run": str(run),
+            "data": str(data),
+            "images": str(images),
+            "train_iterations": train_iterations,
+            "limit": limit,
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "model.compare.measure", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            env=_env(),
+        )
         if done.returncode != 0:
             comparison.skipped[name] = _reason(done.stderr)
             continue
@@ -38,14 +54,15 @@ def compare_runs(runs: list[Path], data: Path, images: Path, out: Path, *,
     comparison.notes.append(
         f"measured on {os.cpu_count()} CPU(s), one run at a time; load average "
         f"{os.getloadavg()[0]:.1f} at the end; training time: median of {train_iterations} "
-        "iterations of each run's own configuration on this data")
+        "iterations of each run's own configuration on this data"
+    )
     comparison.write(out)
     return comparison
 
 
 def _names(runs: list[Path]) -> list[str]:
     """Short unique names: the folder name, or the checkpoint's folder and file."""
-    names = [r.name if r.is_dir() else f"{r.parent.name}/{r.stem}" for r in runs]
+    names = [f"{r.parent.name}/{r.stem}" if r.suffix == ".pth" else r.name for r in runs]
     return [n if names.count(n) == 1 else f"{n}#{k}" for k, n in enumerate(names)]
 
 

@@ -45,8 +45,15 @@ def _train_seconds(cfg: Any, data: Path, images: Path, iterations: int) -> float
     cfg.data.num_workers = 0
     plan = BatchPlan.create(cfg.solver, 1)
     dataset = training_dataset(cfg, data, images, atlas)
-    batches = micro_batches(dataset, plan=plan, world=World(), seed=0, start_iter=0,
-                            num_workers=0, transform=train_transform(cfg, atlas))
+    batches = micro_batches(
+        dataset,
+        plan=plan,
+        world=World(),
+        seed=0,
+        start_iter=0,
+        num_workers=0,
+        transform=train_transform(cfg, atlas),
+    )
     model = build_model(cfg.model).train()
     state = build_state(model, cfg, torch.device("cpu"))
     times = []
@@ -79,14 +86,16 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     ckpt = load_checkpoint(spec["run"])
     ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
     model, cfg = load_model(ckpt, torch.device("cpu"))
-    report = evaluate_model(model, data, images, limit=spec.get("limit"),
-                            atlas_body=ckpt.atlas["body"])
+    report = evaluate_model(
+        model, data, images, limit=spec.get("limit"), atlas_body=ckpt.atlas["body"]
+    )
     entries = read_entries(data, images)
     figures = {
         **headline(report),
         "ap": {mode: s.stats for mode, s in report.ap.items()},
-        "per_part_cm": {name: stats.mean * 100
-                        for name, stats in report.pointwise.figures.per_coarse.items()},
+        "per_part_cm": {
+            name: stats.mean * 100 for name, stats in report.pointwise.figures.per_coarse.items()
+        },
         "rcp": report.pointwise.figures.rcp,
         "parameters": count_parameters(model),
         "iteration": ckpt.iteration,
@@ -95,8 +104,9 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "infer_s": _inference_seconds(model, entries, spec.get("timed_images", 8)),
     }
     if spec.get("train_iterations", 0) > 0:
-        figures["train_s"] = _train_seconds(Config.from_dict(ckpt.config), data, images,
-                                            spec["train_iterations"])
+        figures["train_s"] = _train_seconds(
+            Config.from_dict(ckpt.config), data, images, spec["train_iterations"]
+        )
     figures["peak_mb"] = memory_mb(torch.device("cpu"))
     return figures
 

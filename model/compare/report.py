@@ -66,27 +66,46 @@ class Comparison:
             value = figures.get(key, math.nan)
         if value is None or (isinstance(value, float) and math.isnan(value)) or value == -1:
             return "-"
-        return {"pct": f"{100 * value:.1f}", "f3": f"{value:.3f}", "f2": f"{value:.2f}",
-                "f1": f"{value:.1f}", "f0": f"{value:.0f}"}[fmt]
+        return {
+            "pct": f"{100 * value:.1f}",
+            "f3": f"{value:.3f}",
+            "f2": f"{value:.2f}",
+            "f1": f"{value:.1f}",
+            "f0": f"{value:.0f}",
+        }[fmt]
 
     def table(self) -> list[list[str]]:
         header = ["run", "preset", "iterations", *(c[0] for c in COLUMNS)]
-        rows = [[run, str(f.get("preset", "")), str(f.get("iteration", "")),
-                 *(self.cell(run, key, fmt) for _, key, fmt in COLUMNS)]
-                for run, f in self.rows.items()]
+        rows = [
+            [
+                run,
+                str(f.get("preset", "")),
+                str(f.get("iteration", "")),
+                *(self.cell(run, key, fmt) for _, key, fmt in COLUMNS),
+            ]
+            for run, f in self.rows.items()
+        ]
         return [header, *rows]
 
     def markdown(self) -> str:
         header, *rows = self.table()
-        lines = [f"# Model comparison on {self.data}", "",
-                 "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines = [
+            f"# Model comparison on {self.data}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         if self.skipped:
             lines += ["", "Skipped:", *[f"- {run}: {why}" for run, why in self.skipped.items()]]
         if self.notes:
             lines += ["", *[f"- {n}" for n in self.notes]]
-        lines += ["", "![accuracy against speed](accuracy_vs_speed.png)", "",
-                  "![error per part](per_part_error.png)"]
+        lines += [
+            "",
+            "![accuracy against speed](accuracy_vs_speed.png)",
+            "",
+            "![error per part](per_part_error.png)",
+        ]
         return "\n".join(lines) + "\n"
 
     def write(self, out: Path) -> None:
@@ -100,28 +119,41 @@ class Comparison:
         with open(out / "report.csv", "w", newline="") as f:
             csv.writer(f).writerows(self.table())
         (out / "report.html").write_text(self.html(out))
-        (out / "comparison.json").write_text(json.dumps(
-            {"data": self.data, "rows": self.rows, "skipped": self.skipped,
-             "notes": self.notes}, indent=1, default=float))
+        (out / "comparison.json").write_text(
+            json.dumps(
+                {
+                    "data": self.data,
+                    "rows": self.rows,
+                    "skipped": self.skipped,
+                    "notes": self.notes,
+                },
+                indent=1,
+                default=float,
+            )
+        )
 
     def html(self, out: Path) -> str:
         header, *rows = self.table()
         head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                       for r in rows)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+        )
         images = "".join(
             f'<p><img alt="{name}" src="data:image/png;base64,'
             f'{base64.b64encode((out / name).read_bytes()).decode()}"></p>'
-            for name in ("accuracy_vs_speed.png", "per_part_error.png"))
+            for name in ("accuracy_vs_speed.png", "per_part_error.png")
+        )
         extra = "".join(f"<li>{html.escape(f'{r}: {w}')}</li>" for r, w in self.skipped.items())
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        return (f"<!doctype html><meta charset=utf-8><title>Model comparison</title>"
-                f"<style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;"
-                f"text-align:right}}table{{border-collapse:collapse}}tr:nth-child(even)"
-                f"{{background:#eee}}</style><h1>Model comparison on "
-                f"{html.escape(self.data)}</h1><table><tr>{head}</tr>{body}</table>"
-                f"{'<p>Skipped:</p><ul>' + extra + '</ul>' if extra else ''}"
-                f"{'<ul>' + notes + '</ul>' if notes else ''}{images}")
+        return (
+            f"<!doctype html><meta charset=utf-8><title>Model comparison</title>"
+            f"<style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;"
+            f"text-align:right}}table{{border-collapse:collapse}}tr:nth-child(even)"
+            f"{{background:#eee}}</style><h1>Model comparison on "
+            f"{html.escape(self.data)}</h1><table><tr>{head}</tr>{body}</table>"
+            f"{'<p>Skipped:</p><ul>' + extra + '</ul>' if extra else ''}"
+            f"{'<ul>' + notes + '</ul>' if notes else ''}{images}"
+        )
 
 
 def plot_accuracy_speed(comparison: Comparison, path: Path) -> None:

@@ -41,7 +41,7 @@ from torch.utils.data import Dataset
 from annotator.dataset.errors import Problem
 from model.data.dense import dense_points, read_truth_pixels
 from model.data.errors import DatasetError
-from model.data.records import ImageEntry, PackedList, read_densepose_coco
+from model.data.records import ImageEntry, PackedList, PersonRecords, read_densepose_coco
 from model.data.targets import DpMaskCache, continuous_keypoints, instance_mask
 from model.data.transforms import cap_size
 from model.structures import DensePoseTargets
@@ -159,6 +159,11 @@ class DensePoseCocoDataset(Dataset[Sample]):
     def __getitem__(self, index: int) -> Sample:
         """Sample ``index``, unaugmented (a "dense_sample" draw seeded by ``index``)."""
         return self.load(index, np.random.default_rng(index))
+
+    def persons(self, index: int) -> PersonRecords:
+        """The persons of sample ``index``, in target order (annotation ids, boxes...)."""
+        entry: ImageEntry = self._entries[index]
+        return entry.persons
 
     def info(self, index: int) -> ImageInfo:
         """The image of sample ``index`` (without reading it)."""

@@ -69,8 +69,11 @@ class _SlotBatches(Sampler[list[tuple[int, int]]]):
                 yield [next(stream) for _ in range(self.micro)]
 
 
-def training_dataset(cfg: Config, data: Path, images: Path, atlas: Atlas) -> Any:
-    """The training samples of ``cfg`` (points mode, masks / keypoints for the cascade).
+def training_dataset(
+    cfg: Config, data: Path, images: Path, atlas: Atlas, teacher_labels: Path | None = None
+) -> Any:
+    """The training samples of ``cfg`` (points mode, masks / keypoints for the cascade, and a
+    teacher's dense labels beside the points when ``teacher_labels`` is given).
 
     Raises:
         ValueError: the data's charts are not the atlas's (official DensePose-COCO uses SMPL's
@@ -93,7 +96,12 @@ def training_dataset(cfg: Config, data: Path, images: Path, atlas: Atlas) -> Any
         raise ValueError(
             f"{data}: its (I, U, V) are on the {body} charts, but the run uses the "
             f"{atlas.body} atlas; train with --set data.body={body} (for SMPL, build its atlas "
-            "first: dpstudio body atlas --body smpl --smpl-model FILE --uv-processed FILE)")
+            "first: dpstudio body atlas --body smpl --smpl-model FILE --uv-processed FILE)"
+        )
+    if teacher_labels is not None:
+        from model.engine.distill import TeacherLabels, WithTeacher
+
+        return WithTeacher(dataset, TeacherLabels(teacher_labels))
     return dataset
 
 

@@ -158,7 +158,8 @@ def train(request: TrainRequest) -> str:
         plan = BatchPlan.create(cfg.solver, world.size)
         from model.engine.data import micro_batches, training_dataset
 
-        dataset = training_dataset(cfg, Path(run["data"]), Path(run["images"]), atlas)
+        labels = _teacher_labels(cfg, run, request.out, world, runlog)
+        dataset = training_dataset(cfg, Path(run["data"]), Path(run["images"]), atlas, labels)
         batches = micro_batches(
             dataset,
             plan=plan,
@@ -184,6 +185,32 @@ def train(request: TrainRequest) -> str:
         return status
     finally:
         dist_utils.teardown(world)
+
+
+def _teacher_labels(
+    cfg: Config, run: dict[str, Any], out: Path, world: Any, runlog: RunLog
+) -> Path | None:
+    """The teacher's labels folder of a distillation run (made now from a teacher run)."""
+    from model.engine.distill import POINTS_FILE, distill
+
+    if not cfg.data.teacher:
+        return None
+    teacher = Path(cfg.data.teacher)
+    if (teacher / POINTS_FILE).is_file():
+        return teacher
+    labels = out / "teacher_labels"
+    if world.is_main and not (labels / POINTS_FILE).is_file():
+        runlog.note(f"distillation: labelling the training images with the teacher {teacher}")
+        distill(
+            teacher,
+            Path(run["data"]),
+            Path(run["images"]),
+            labels,
+            points_per_person=cfg.data.dense_points,
+            device=str(world.device),
+        )
+    dist_utils.barrier(world)
+    return labels
 
 
 def _local_processes() -> int:
