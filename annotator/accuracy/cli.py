@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report",
         help="write an HTML report with figures and a JSON of the numbers",
         description="Writes DIR/report.html, DIR/accuracy.json, DIR/rcp.png and heat maps. The "
-        "first run on a machine precomputes the geodesic table (a few minutes).",
+        "first run on a machine precomputes the geodesic table (about a minute).",
     )
     report.add_argument("project", type=Path, help="project folder")
     report.add_argument("--out", type=Path, required=True, help="output folder")
@@ -78,9 +78,7 @@ def _geodesics(body: str):  # -> Geodesics
     from annotator.surface.atlas import load_atlas
     from annotator.surface.geodesic import Geodesics
 
-    bar = tqdm(
-        desc="geodesic table (once per machine, ~17 min on 2 cores)", unit="row", leave=False
-    )
+    bar = tqdm(desc="geodesic table (once per machine, about a minute)", unit="step", leave=False)
 
     def progress(done: int, total: int) -> None:
         bar.total = total

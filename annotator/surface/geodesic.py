@@ -65,9 +65,17 @@ class GeodesicTable:
         with np.load(path) as data:
             table = cls(data["distances"], data["mirror"])
         n = len(table.mirror)
-        sources = int((table.mirror >= np.arange(n)).sum())
+        ids = np.arange(n)
+        if table.mirror.min(initial=0) < 0 or table.mirror.max(initial=0) >= n:
+            raise ValueError(f"{path}: mirror vertex out of range")
+        if not np.array_equal(table.mirror[table.mirror], ids):
+            raise ValueError(f"{path}: the mirror map does not pair vertices")
+        sources = int((table.mirror >= ids).sum())
         if table.distances.shape != (sources, n) or table.distances.dtype != np.float16:
-            raise ValueError(f"{path}: distances have shape {table.distances.shape}")
+            raise ValueError(
+                f"{path}: distances of shape {table.distances.shape} and type "
+                f"{table.distances.dtype}, expected ({sources}, {n}) float16"
+            )
         return table
 
     @property
