@@ -54,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "geodesics",
         help="precompute the geodesic distance table (about a minute, once per machine)",
         description="Precompute the geodesic distances between all skin vertices of the body "
-        "and cache them (the first geodesic measurement does it otherwise). About 40 s on two "
-        "idle cores for Anny: docs/adr/0002-geodesics.md.",
+        "and cache them (the first geodesic measurement does it otherwise): about a minute on "
+        "two cores, see docs/adr/0002-geodesics.md.",
     )
     common(geo)
     geo.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
