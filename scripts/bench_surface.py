@@ -176,6 +176,7 @@ def bench_table_build(atlas) -> tuple[Geodesics, float]:
     """Build the geodesic table from scratch (two workers), print its cost, return it with
     its CPU seconds."""
     load = os.getloadavg()[0]
+    print("building the geodesic table from scratch (about a minute) ...", flush=True)
     start, cpu = time.perf_counter(), _cpu_seconds()
     table = build_table(atlas, workers=2)
     wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu

@@ -128,7 +128,7 @@ def _local_rows(sources: list[int]) -> tuple[list[int], list[tuple[np.ndarray, n
         candidates = np.unique(_WORKER["vertex_faces"][np.flatnonzero(reach)].indices)
         inside = candidates[reach[faces[candidates]].all(axis=1)]
         # Only the piece (faces linked through edges) that holds the source: the solver
-        # does not reach the others.
+        # does not reach the others, and then fails (garbage source index, OverflowError).
         _, piece = connected_components(_WORKER["face_adjacency"][inside][:, inside])
         own = piece[np.flatnonzero((faces[inside] == source).any(axis=1))[0]]
         patch = faces[inside[piece == own]]
