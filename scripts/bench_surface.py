@@ -1,22 +1,28 @@
 """Benchmark the body surface: picking, IUV conversions, geodesics, view rendering.
 
     .venv/bin/python scripts/bench_surface.py [--pairs 1000000] [--exact-sources 12]
+                                              [--cached-table]
 
-Prints one line per figure. The geodesic table is built first if it is not cached yet
-(minutes, once per machine). Error is measured against pygeodesic's exact solver on the full
-skin: random vertex pairs, pairs near each source, and points inside faces (the face is split
-at the point so that the exact solver can start there).
+Prints one line per figure. The geodesic table is built from scratch (in memory, the cache
+is left alone) and its build time printed, with the CPU time and the load average, since
+other jobs on the machine slow it down; --cached-table skips that and uses the cached table.
+Error is measured against pygeodesic's exact solver on the full skin: random vertex pairs,
+pairs near each source, and points inside faces (the face is split at the point so that the
+exact solver can start there); the time of its rows gives the baseline of an exact all-pairs
+table on the full skin.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import time
 
 import numpy as np
 
 from annotator.surface.atlas import load_atlas
-from annotator.surface.geodesic import Geodesics
+from annotator.surface.geodesic import Geodesics, build_table
 from annotator.surface.points import SurfacePoints
 from annotator.surface.views import VIEW_AZIMUTHS, PartViews
 
@@ -78,7 +84,9 @@ def _split_at(atlas, face: int, bary: np.ndarray):
     return v, faces, new
 
 
-def bench_geodesics(atlas, geo: Geodesics, n_pairs: int, n_sources: int) -> None:
+def bench_geodesics(
+    atlas, geo: Geodesics, n_pairs: int, n_sources: int, build_cpu: float | None
+) -> None:
     import pygeodesic.geodesic as geodesic
 
     rng = np.random.default_rng(0)
@@ -125,8 +133,11 @@ def bench_geodesics(atlas, geo: Geodesics, n_pairs: int, n_sources: int) -> None
     # A harder sample: sources uniform over vertices (dense on face, hands and feet), with
     # many targets near each source.
     rows = []
+    solve = 0.0  # CPU seconds of the exact solver, the baseline
     for source in rng.choice(n_vertices, n_sources, replace=False):
+        start = time.process_time()
         d_exact, _ = exact.geodesicDistances(np.array([source]), None)
+        solve += time.process_time() - start
         near = np.argsort(d_exact)[1:301:5]
         targets = np.r_[rng.choice(n_vertices, 100, replace=False), near]
         src = vertex_points(np.full(len(targets), source))
@@ -144,6 +155,39 @@ def bench_geodesics(atlas, geo: Geodesics, n_pairs: int, n_sources: int) -> None
         src = SurfacePoints(np.full(len(targets), face), np.tile(bary, (len(targets), 1)))
         rows.append(np.c_[d_exact[targets], geo.distance(src, vertex_points(targets))])
     _report("near-biased pairs", np.vstack(rows))
+    all_pairs = len(np.unique(atlas.model_vertex_ids)) * solve / n_sources / 2
+    ratio = f", {all_pairs / build_cpu:.0f} x the table's build" if build_cpu else ""
+    print(
+        f"baseline: the exact solver takes {solve / n_sources:.2f} s of CPU per source on the "
+        f"full skin: exact rows from one side of the body would take {all_pairs / 60:.0f} min "
+        f"of CPU{ratio}"
+    )
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the worker processes)."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def bench_table_build(atlas) -> tuple[Geodesics, float]:
+    """Build the geodesic table from scratch (two workers), print its cost, return it with
+    its CPU seconds."""
+    load = os.getloadavg()[0]
+    print("building the geodesic table from scratch (about a minute) ...", flush=True)
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    table = build_table(atlas, workers=2)
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    print(
+        f"geodesic table build: {wall:.1f} s wall with 2 workers, {cpu:.1f} s CPU "
+        f"(on {os.cpu_count()} cores; load average {load:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after: other jobs slow the wall time); "
+        f"{table.distances.nbytes / 1e6:.0f} MB. Previous method (v3, 9,000-vertex exact "
+        "all-pairs): 16-17 min on 2 idle cores (docs/adr/0002-geodesics.md)"
+    )
+    return Geodesics(atlas, table), cpu
 
 
 def _report(name: str, res: np.ndarray) -> None:
@@ -171,17 +215,22 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=1_000_000)
     parser.add_argument("--exact-sources", type=int, default=12)
+    parser.add_argument(
+        "--cached-table", action="store_true", help="use the cached geodesic table, no build"
+    )
     args = parser.parse_args()
     atlas = load_atlas()
     print(f"atlas: {atlas}")
     bench_views(atlas)
     bench_iuv(atlas, args.pairs)
-    start = time.perf_counter()
-    geo = Geodesics.load_or_build(atlas)
-    print(
-        f"geodesic table ready in {time.perf_counter() - start:.1f} s (cached after the first run)"
-    )
-    bench_geodesics(atlas, geo, args.pairs, args.exact_sources)
+    build_cpu = None
+    if args.cached_table:
+        start = time.perf_counter()
+        geo = Geodesics.load_or_build(atlas)
+        print(f"geodesic table loaded (or built and cached) in {time.perf_counter() - start:.1f} s")
+    else:
+        geo, build_cpu = bench_table_build(atlas)
+    bench_geodesics(atlas, geo, args.pairs, args.exact_sources, build_cpu)
 
 
 if __name__ == "__main__":

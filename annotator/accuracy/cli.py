@@ -80,11 +80,7 @@ def _geodesics(body: str):  # -> Geodesics
     from annotator.surface.atlas import load_atlas
     from annotator.surface.geodesic import Geodesics
 
-    bar = tqdm(
-        desc="geodesic table (once per machine, see docs/adr/0002-geodesics.md)",
-        unit="row",
-        leave=False,
-    )
+    bar = tqdm(desc="geodesic table (once per machine, about a minute)", unit="step", leave=False)
 
     def progress(done: int, total: int) -> None:
         bar.total = total

@@ -52,8 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     geo = cmds.add_parser(
         "geodesics",
-        help="precompute the geodesic distance table (once per machine; how long: "
-        "docs/adr/0002-geodesics.md)",
+        help="precompute the geodesic distance table (about a minute, once per machine)",
+        description="Precompute the geodesic distances between all skin vertices of the body "
+        "and cache them (the first geodesic measurement does it otherwise): about a minute on "
+        "two cores, see docs/adr/0002-geodesics.md.",
     )
     common(geo)
     geo.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
@@ -130,7 +132,7 @@ def _geodesics(args: argparse.Namespace) -> int:
     from annotator.surface.geodesic import Geodesics
 
     atlas = _load(args)
-    bar = tqdm(desc="exact geodesics", unit="row")
+    bar = tqdm(desc="geodesic table", unit="step")
 
     def progress(done: int, total: int) -> None:
         bar.total = total

@@ -1,7 +1,8 @@
-"""Geodesic distances against the exact solver (pygeodesic, MMP) on the full skin.
+"""Geodesic distances against the exact solver (pygeodesic, MMP) on the full skin, and the
+precompute on a flat grid, where geodesic distance is straight-line distance.
 
-The table is built once per machine (minutes) and cached in DPSTUDIO_CACHE_DIR; the tests
-share it.
+The Anny table is built once per machine (about a minute) and cached in DPSTUDIO_CACHE_DIR;
+the tests share it.
 """
 
 import fcntl
@@ -13,8 +14,9 @@ import pygeodesic.geodesic as geodesic
 import pytest
 
 from annotator.paths import cache_dir
-from annotator.surface.atlas import load_atlas
-from annotator.surface.geodesic import Geodesics, table_path
+from annotator.surface.atlas import Atlas, load_atlas
+from annotator.surface.geodesic import LOCAL_RADIUS, Geodesics, build_table, table_path
+from annotator.surface.geodesic_build import geodesic_rows, mirror_map
 from annotator.surface.points import SurfacePoints
 
 pytestmark = pytest.mark.slow
@@ -119,31 +121,106 @@ def test_a_second_process_waits_for_the_builder_then_loads(geo, tmp_path):
     assert found[0].table.distances.shape == geo.table.distances.shape
 
 
-def flat_grid(n: int = 6, step: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
-    """A flat square of n x n vertices: there geodesic distance is straight-line distance."""
-    ys, xs = np.mgrid[0:n, 0:n]
-    vertices = np.c_[xs.ravel() * step, ys.ravel() * step, np.zeros(n * n)]
+def flat_grid(n: int = 9, step: float = 0.02, rows: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A flat grid of n columns and ``rows`` (default n) rows of vertices: there geodesic
+    distance is straight-line distance.
+
+    It is mirror-symmetric across x = (n - 1) * step / 2 (vertex for vertex, not face for
+    face: all diagonals lean the same way)."""
+    ys, xs = np.mgrid[0 : rows or n, 0:n]
+    vertices = np.c_[xs.ravel() * step, ys.ravel() * step, np.zeros(xs.size)]
     k = (ys[:-1, :-1] * n + xs[:-1, :-1]).ravel()
     faces = np.r_[np.c_[k, k + 1, k + n + 1], np.c_[k, k + n + 1, k + n]].astype(np.int64)
     return vertices, faces
 
 
-def test_precompute_in_worker_processes_is_exact_on_a_plane_and_cancels():
-    from annotator.surface.geodesic import exact_all_pairs, local_distances
+def flat_atlas(n: int = 9, step: float = 0.02) -> Atlas:
+    """An atlas whose skin is the flat grid (one chart; UVs unused by geodesics)."""
+    vertices, faces = flat_grid(n, step)
+    return Atlas(
+        {
+            "body": "flat",
+            "fingerprint": "flat",
+            "rest_vertices": vertices,
+            "faces": faces,
+            "face_chart": np.ones(len(faces), np.int64),
+            "face_uv": np.zeros((len(faces), 3, 2)),
+            "model_vertex_ids": np.arange(len(vertices)),
+            "frame": np.eye(3),
+        }
+    )
 
-    vertices, faces = flat_grid()
-    straight = np.linalg.norm(vertices[:, None] - vertices[None], axis=2)
+
+def test_mirror_map_pairs_a_symmetric_grid_and_refuses_a_lopsided_one():
+    vertices, _ = flat_grid(5)
+    mirror = mirror_map(vertices, np.array([1.0, 0, 0]))
+    reflected = vertices.copy()
+    reflected[:, 0] = 0.08 - reflected[:, 0]
+    np.testing.assert_allclose(vertices[mirror], reflected, atol=1e-12)
+    lopsided = vertices.copy()
+    lopsided[3, 0] += 0.004  # 4 mm off: no longer symmetric
+    np.testing.assert_array_equal(
+        mirror_map(lopsided, np.array([1.0, 0, 0])), np.arange(len(vertices))
+    )
+
+
+def test_the_table_is_exact_on_a_plane_mirrored_and_reports_progress():
+    """On a plane, geodesic = straight distance, at vertices (the precompute) and between
+    points inside faces (the interpolation), on both sides of the mirror."""
+    atlas = flat_atlas()
     seen: list[tuple[int, int]] = []
-    all_pairs = exact_all_pairs(vertices, faces, progress=lambda d, n: seen.append((d, n)))
-    np.testing.assert_allclose(all_pairs, straight, atol=1e-6)
-    assert seen[-1] == (36, 36)
-    indptr, indices, data = local_distances(vertices, faces, radius=0.05)
-    for source in range(len(vertices)):
-        near = indices[indptr[source] : indptr[source + 1]]
-        expected = np.flatnonzero(straight[source] <= 0.05 + 1e-9)
-        np.testing.assert_array_equal(near, expected)
-        np.testing.assert_allclose(
-            data[indptr[source] : indptr[source + 1]], straight[source, near], atol=1e-4
+    table = build_table(atlas, progress=lambda d, n: seen.append((d, n)))
+    vertices = atlas.rest_vertices
+    assert len(table.distances) == 45  # 9 x 9 grid: the left half and the middle column
+    assert seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    ids = np.arange(len(vertices))
+    all_pairs = table.vertex_distances(ids[:, None], ids[None, :])
+    straight = np.linalg.norm(vertices[:, None] - vertices[None], axis=2)
+    np.testing.assert_allclose(all_pairs, straight, rtol=5e-4, atol=1e-6)  # float16 table
+
+    geo = Geodesics(atlas, table)
+    rng = np.random.default_rng(1)
+    p = SurfacePoints(rng.integers(0, len(atlas.faces), 500), rng.dirichlet([1, 1, 1], 500))
+    q = SurfacePoints(rng.integers(0, len(atlas.faces), 500), rng.dirichlet([1, 1, 1], 500))
+    expected = np.linalg.norm(atlas.positions(p) - atlas.positions(q), axis=1)
+    np.testing.assert_allclose(geo.distance(p, q), expected, rtol=1e-3, atol=1e-4)
+
+    # The heat maps' neighbourhoods: every vertex within LOCAL_RADIUS, with its distance.
+    for v in (0, 40, 80):  # left corner, centre, right corner
+        row = slice(table.local_indptr[v], table.local_indptr[v + 1])
+        np.testing.assert_array_equal(
+            table.local_indices[row], np.flatnonzero(straight[v] <= LOCAL_RADIUS + 1e-4)
         )
+        np.testing.assert_allclose(
+            table.local_distances[row], straight[v, table.local_indices[row]], atol=1e-4
+        )
+
+
+def test_long_distances_through_the_local_neighbourhoods_are_near_exact():
+    """A 78 cm strip: far pairs are sums of exact local distances (several hops), a little
+    longer where no vertex lies on the straight line."""
+    vertices, faces = flat_grid(40, rows=3)
+    distances, mirror = geodesic_rows(vertices, faces, np.array([1.0, 0, 0]))
+    sources = np.flatnonzero(mirror >= np.arange(len(vertices)))
+    straight = np.linalg.norm(vertices[sources, None] - vertices[None], axis=2)
+    assert straight.max() > 0.75 and len(sources) == 60
+    error = (distances.astype(np.float64) - straight) / np.maximum(straight, 1e-9)
+    assert error.min() > -5e-4  # never shorter than the straight line (float16 rounding)
+    assert error.max() < 5e-3 and error.mean() < 1e-3
+
+
+def test_the_precompute_cancels():
+    vertices, faces = flat_grid(5)
     with pytest.raises(InterruptedError):
-        exact_all_pairs(vertices, faces, should_stop=lambda: True)
+        geodesic_rows(vertices, faces, np.array([1.0, 0, 0]), should_stop=lambda: True)
+
+
+def test_a_damaged_cache_file_is_rebuilt_not_used(tmp_path):
+    atlas = flat_atlas(5)
+    path = table_path(atlas, tmp_path)
+    path.parent.mkdir(parents=True)
+    np.savez(path, distances=np.zeros((3, 4), np.float16), mirror=np.arange(25))
+    assert Geodesics._load(atlas, path) is None
+    geo = Geodesics.load_or_build(atlas, cache_dir=tmp_path)
+    assert geo.table.distances.shape == (15, 25)
+    assert Geodesics._load(atlas, path) is not None  # the rebuilt table replaced it

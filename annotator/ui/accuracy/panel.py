@@ -1,5 +1,5 @@
 """The Accuracy panel: the annotator-accuracy report inside the app, filtered by annotator and
-date, computed off the UI thread (the geodesic table may need minutes the first time)."""
+date, computed off the UI thread (the geodesic table needs about a minute the first time)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class AccuracyJob(QObject):
             geo = Geodesics.load_or_build(
                 load_atlas(project.body),
                 progress=lambda d, n: self.progress.emit(
-                    d, n, "geodesic table, once per machine (docs/adr/0002-geodesics.md)"
+                    d, n, "geodesic table: once per machine, about a minute"
                 ),
                 should_stop=self._stop.is_set,
             )
