@@ -118,8 +118,8 @@ def distill(
                 "iteration": ckpt.iteration,
                 "data": str(data),
                 "points_per_person": points_per_person,
-                "persons": int(len(np.unique(arrays["ann_id"]))),
-                "points": int(len(arrays["x"])),
+                "persons": len(np.unique(arrays["ann_id"])),
+                "points": len(arrays["x"]),
             },
             indent=1,
         )
@@ -175,10 +175,11 @@ class WithTeacher:
     def load(self, index: int, rng: np.random.Generator) -> Any:
         sample = self.source.load(index, rng)
         dp: DensePoseTargets = sample.target["densepose"]
-        extra = [
-            (k, self.labels.of(int(a))) for k, a in enumerate(self.source.persons(index).ann_ids)
-        ]
-        extra = [(k, e) for k, e in extra if e is not None and len(e["x"])]
+        extra: list[tuple[int, dict[str, np.ndarray]]] = []
+        for k, ann_id in enumerate(self.source.persons(index).ann_ids):
+            found = self.labels.of(int(ann_id))
+            if found is not None and len(found["x"]):
+                extra.append((k, found))
         if not extra:
             return sample
         person = torch.cat([dp.person] + [torch.full((len(e["x"]),), k) for k, e in extra])
