@@ -108,7 +108,9 @@ def distill(
         if progress is not None:
             progress(index + 1, len(dataset))
     out.mkdir(parents=True, exist_ok=True)
-    arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in columns.items()}
+    arrays: dict[str, Any] = {
+        k: np.concatenate(v) if v else np.zeros(0) for k, v in columns.items()
+    }
     np.savez(out / POINTS_FILE, **arrays)
     (out / INFO_FILE).write_text(
         json.dumps(
