@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,13 @@ def evaluate_model(
     progress: Callable[[int, int], None] | None = None,
     results_path: Path | None = None,
     atlas_body: str = "anny",
+    timing: dict[str, float] | None = None,
 ) -> EvaluationReport:
     """Run ``model`` (eval mode, on its device) over the file's images and score it.
 
     Args:
         atlas_body: the body model whose atlas the model's (I, U, V) refer to.
+        timing: filled with ``inference_s_per_image`` (reading the image included).
     """
     from annotator.surface.atlas import load_atlas
     from annotator.surface.geodesic import Geodesics
@@ -45,10 +48,13 @@ def evaluate_model(
     predictor = Predictor(model, score_threshold=EVAL_SCORE_THRESHOLD)
     entries = read_entries(data, images)[:limit]
     detections = []
+    start = time.perf_counter()
     for k, (_, found) in enumerate(iter_detections(predictor, entries, gt_boxes=gt_boxes)):
         detections.extend(found)
         if progress is not None:
             progress(k + 1, len(entries))
+    if timing is not None:
+        timing["inference_s_per_image"] = (time.perf_counter() - start) / max(1, len(entries))
     if results_path is not None:
         write_results(results_path, detections)
     atlas = load_atlas(atlas_body)
@@ -122,6 +128,7 @@ def evaluate_checkpoint(
 
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    timing: dict[str, float] = {}
     report = evaluate_model(
         model,
         data,
@@ -130,6 +137,7 @@ def evaluate_checkpoint(
         kappa=kappa,
         limit=limit,
         progress=progress,
+        timing=timing,
         atlas_body=ckpt.atlas["body"],
         results_path=out / "results.json" if out is not None else None,
     )
@@ -139,6 +147,7 @@ def evaluate_checkpoint(
             "checkpoint": str(ckpt.path),
             "iteration": ckpt.iteration,
             "gt_boxes": gt_boxes,
+            **timing,
             **report.to_dict(),
         }
         (out / "evaluation.json").write_text(json.dumps(record, indent=1))
