@@ -34,35 +34,81 @@ def main() -> int:
     args = parser.parse_args()
     data, run = args.out / "data", args.out / "run"
     if not (data / "densepose.json").is_file():
-        dpstudio("synth", "--count", str(args.images), "--size", str(args.size), "--out",
-                 str(data), "--seed", "7")
+        dpstudio(
+            "synth",
+            "--count",
+            str(args.images),
+            "--size",
+            str(args.size),
+            "--out",
+            str(data),
+            "--seed",
+            "7",
+        )
     start = time.perf_counter()
     if not (run / "model_final.pth").is_file():
-        dpstudio("model", "train", "--config", "R_18_FPN_cpu", "--data", str(data), "--out",
-                 str(run), "--max-iter", str(args.iterations),
-                 "--set", f"model.min_size_train=[{args.size}]",
-                 "--set", f"model.min_size_test={args.size}", "--set", "data.hflip=false",
-                 "--set", "data.points=dense_sample", "--set", "data.dense_points=300",
-                 "--set", f"solver.steps=[{args.iterations}]", "--set", "solver.base_lr=0.01",
-                 "--set", "solver.warmup_iters=50", "--set", "solver.log_period=20",
-                 "--set", f"solver.checkpoint_period={args.iterations}")
+        dpstudio(
+            "model",
+            "train",
+            "--config",
+            "R_18_FPN_cpu",
+            "--data",
+            str(data),
+            "--out",
+            str(run),
+            "--max-iter",
+            str(args.iterations),
+            "--set",
+            f"model.min_size_train=[{args.size}]",
+            "--set",
+            f"model.min_size_test={args.size}",
+            "--set",
+            "data.hflip=false",
+            "--set",
+            "data.points=dense_sample",
+            "--set",
+            "data.dense_points=300",
+            "--set",
+            f"solver.steps=[{args.iterations}]",
+            "--set",
+            "solver.base_lr=0.01",
+            "--set",
+            "solver.warmup_iters=50",
+            "--set",
+            "solver.log_period=20",
+            "--set",
+            f"solver.checkpoint_period={args.iterations}",
+        )
     minutes = (time.perf_counter() - start) / 60
     figures = {}
     for mode in ("true boxes", "detected boxes"):
         out = args.out / mode.replace(" ", "_")
         extra = ["--gt-boxes"] if mode == "true boxes" else []
-        dpstudio("model", "evaluate", "--checkpoint", str(run), "--data", str(data), "--out",
-                 str(out), *extra)
+        dpstudio(
+            "model",
+            "evaluate",
+            "--checkpoint",
+            str(run),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            *extra,
+        )
         figures[mode] = json.loads((out / "evaluation.json").read_text())
-    print(f"\noverfit: {args.images} images of {args.size} px, {args.iterations} iterations "
-          f"({minutes:.1f} min)")
+    print(
+        f"\noverfit: {args.images} images of {args.size} px, {args.iterations} iterations "
+        f"({minutes:.1f} min)"
+    )
     for mode, report in figures.items():
         p = report["pointwise"]["overall"]
         d = report["dense"]["overall"] if report.get("dense") else {}
         gps = report["ap"]["gps"]["AP"]
-        print(f"  {mode:15s} GPS AP {100 * gps:5.1f}  AUC10 {p['auc10']:.3f}  AUC30 "
-              f"{p['auc30']:.3f}  mean error {100 * p['mean']:.1f} cm  mask IoU "
-              f"{report['pointwise']['mean_mask_iou']:.3f}  dense AUC10 {d.get('auc10', 0):.3f}")
+        print(
+            f"  {mode:15s} GPS AP {100 * gps:5.1f}  AUC10 {p['auc10']:.3f}  AUC30 "
+            f"{p['auc30']:.3f}  mean error {100 * p['mean']:.1f} cm  mask IoU "
+            f"{report['pointwise']['mean_mask_iou']:.3f}  dense AUC10 {d.get('auc10', 0):.3f}"
+        )
     return 0
 
 

@@ -51,20 +51,34 @@ def main() -> int:
         color = f"C{k}"
         steps, evals = read(run)
         it = np.array([s["iteration"] for s in steps])
-        ax_loss.plot(it, smooth(np.array([s["total_loss"] for s in steps]), args.smooth),
-                     color=color, label=run.name)
-        for term, style in (("loss_densepose_I", "-"), ("loss_densepose_S", "--"),
-                            ("loss_densepose_U", ":")):
+        ax_loss.plot(
+            it,
+            smooth(np.array([s["total_loss"] for s in steps]), args.smooth),
+            color=color,
+            label=run.name,
+        )
+        for term, style in (
+            ("loss_densepose_I", "-"),
+            ("loss_densepose_S", "--"),
+            ("loss_densepose_U", ":"),
+        ):
             values = np.array([s["losses"].get(term, np.nan) for s in steps])
-            ax_terms.plot(it, smooth(values, args.smooth), style, color=color,
-                          label=f"{run.name}: {term[5:]}")
+            ax_terms.plot(
+                it, smooth(values, args.smooth), style, color=color, label=f"{run.name}: {term[5:]}"
+            )
         if evals:
             eit = [e["iteration"] for e in evals]
             for key, style in (("auc10", "-o"), ("gps_AP", "--s"), ("dense_auc10", ":^")):
                 values = [e["metrics"].get(key) for e in evals]
                 if any(v is not None for v in values):
-                    ax_eval.plot(eit, [np.nan if v is None else v for v in values], style,
-                                 color=color, label=f"{run.name}: {key}", markersize=4)
+                    ax_eval.plot(
+                        eit,
+                        [np.nan if v is None else v for v in values],
+                        style,
+                        color=color,
+                        label=f"{run.name}: {key}",
+                        markersize=4,
+                    )
     ax_loss.set(title="total loss (smoothed)", xlabel="iteration")
     ax_terms.set(title="DensePose losses (smoothed)", xlabel="iteration", yscale="log")
     ax_eval.set(title="held-out figures", xlabel="iteration", ylim=(0, 1))

@@ -115,11 +115,14 @@ def build_for_training(cfg: Config, runlog: RunLog) -> nn.Module:
     model = build_model(cfg.model, weights)
     if weights.checkpoint is not None:
         ckpt = load_checkpoint(weights.checkpoint)
-        missing, unexpected = model.load_state_dict(ckpt.model, strict=False)
-        if missing or unexpected:
+        own = model.state_dict()
+        fitting = {k: v for k, v in ckpt.model.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(fitting, strict=False)
+        if len(fitting) < len(own) or len(fitting) < len(ckpt.model):
             runlog.note(
-                f"weights: {len(missing)} tensors not in the file (trained from "
-                f"scratch), {len(unexpected)} tensors of the file unused"
+                f"weights: {len(own) - len(fitting)} tensors of the model are not in the file "
+                f"or differ in shape (trained from scratch), {len(ckpt.model) - len(fitting)} "
+                "tensors of the file unused"
             )
     return model
 
