@@ -18,7 +18,7 @@ from model.modeling.heads import ChartPredictor, ConvStackHead, DeepLabHead, FPN
 from model.modeling.losses import ChartLossWeights
 from model.modeling.pooler import AlignedRoIPooler
 from model.modeling.rcnn import DensePoseRCNN
-from model.modeling.roi_heads import DensePoseBranch
+from model.modeling.roi_heads import Branch, DensePoseBranch
 from model.modeling.weights import StartingWeights
 
 ARCHITECTURES = ("rcnn", "fcn")
@@ -79,7 +79,7 @@ def build_decoder(
 
 def build_densepose_branch(
     cfg: ModelConfig, backbone: BackboneWithFPN, strides: list[int]
-) -> nn.Module:
+) -> Branch:
     """The DensePose branch of ``cfg``: RoI head, cascade, or whole-image network.
 
     Args:

@@ -26,10 +26,11 @@ from model.modeling.losses import (
     pack_targets,
     resample_masks,
 )
+from model.modeling.roi_heads import Branch
 from model.structures import DensePoseChartOutput, DensePoseTargets
 
 
-class WholeImageBranch(nn.Module):
+class WholeImageBranch(Branch):
     """FPN decoder -> convolution stack -> chart predictor, over the whole image.
 
     Args:
@@ -93,14 +94,6 @@ class WholeImageBranch(nn.Module):
             out[name] = crops[:, start : start + value.shape[1]]
             start += value.shape[1]
         return DensePoseChartOutput(**out)
-
-    def predict(
-        self,
-        features: dict[str, torch.Tensor],
-        boxes: list[torch.Tensor],
-        image_shapes: list[tuple[int, int]],
-    ) -> tuple[DensePoseChartOutput, list[dict[str, torch.Tensor]]]:
-        return self(features, boxes, image_shapes), [{} for _ in boxes]
 
     def losses(
         self,

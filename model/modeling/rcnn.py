@@ -15,7 +15,7 @@ from torch import nn
 from torchvision.models.detection.faster_rcnn import FasterRCNN
 from torchvision.models.detection.transform import resize_boxes
 
-from model.modeling.roi_heads import DensePoseRoIHeads
+from model.modeling.roi_heads import Branch, DensePoseRoIHeads
 from model.structures import DensePoseChartOutput
 
 
@@ -35,7 +35,7 @@ class DensePoseRCNN(FasterRCNN):
         self,
         backbone: nn.Module,
         *,
-        densepose: nn.Module,
+        densepose: Branch,
         min_size_train: tuple[int, ...] = (800,),
         min_size_test: int = 800,
         roi_extra: dict[str, nn.Module] | None = None,

@@ -65,7 +65,33 @@ def densepose_proposals(
     return boxes, gt_boxes, people
 
 
-class DensePoseBranch(nn.Module):
+class Branch(nn.Module):
+    """What :class:`DensePoseRoIHeads` asks of a DensePose branch (see the module docstring)."""
+
+    def predict(
+        self,
+        features: dict[str, torch.Tensor],
+        boxes: list[torch.Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> tuple[DensePoseChartOutput, list[dict[str, torch.Tensor]]]:
+        """Inference: the boxes' maps ``[R, ...]``, and per image any other outputs (masks,
+        keypoints of the cascade; none by default)."""
+        return self(features, boxes, image_shapes), [{} for _ in boxes]
+
+    def losses(
+        self,
+        features: dict[str, torch.Tensor],
+        image_shapes: list[tuple[int, int]],
+        targets: list[dict[str, Any]],
+        proposals: list[torch.Tensor],
+        matched_idxs: list[torch.Tensor],
+        labels: list[torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        """Training: the losses, given torchvision's sampled proposals and their matches."""
+        raise NotImplementedError
+
+
+class DensePoseBranch(Branch):
     """Boxes -> DensePose maps: optional FPN decoder, RoIAlign, head, predictor.
 
     Args:
@@ -117,15 +143,6 @@ class DensePoseBranch(nn.Module):
     ) -> DensePoseChartOutput:
         return self.predictor(self.head(self.pooled(features, boxes, image_shapes)))
 
-    def predict(
-        self,
-        features: dict[str, torch.Tensor],
-        boxes: list[torch.Tensor],
-        image_shapes: list[tuple[int, int]],
-    ) -> tuple[DensePoseChartOutput, list[dict[str, torch.Tensor]]]:
-        """Inference: the boxes' maps, and per image any other outputs (none here)."""
-        return self(features, boxes, image_shapes), [{} for _ in boxes]
-
     def losses(
         self,
         features: dict[str, torch.Tensor],
@@ -151,7 +168,7 @@ class DensePoseRoIHeads(RoIHeads):
         **kwargs: torchvision ``RoIHeads`` arguments (box, mask and keypoint parts).
     """
 
-    def __init__(self, *, densepose: nn.Module, **kwargs: Any) -> None:
+    def __init__(self, *, densepose: Branch, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.densepose: Any = densepose
         self._sampled: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] | None
