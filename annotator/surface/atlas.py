@@ -131,8 +131,9 @@ class ChartStats:
     def as_dict(self) -> dict[str, float | int | str]:
         """The record, floats to 9 significant digits: their last bits depend on the CPU's
         vector instructions, and the shipped atlas must rebuild byte for byte anywhere."""
-        return {k: float(f"{v:.9g}") if isinstance(v, float) else v
-                for k, v in asdict(self).items()}
+        return {
+            k: float(f"{v:.9g}") if isinstance(v, float) else v for k, v in asdict(self).items()
+        }
 
 
 class Atlas:
