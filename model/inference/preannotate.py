@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from annotator.dataset.errors import ProjectError
 from annotator.dataset.records import Box, Person, PersonProposal, ProposalStatus, TaskState
 from annotator.dataset.store import Project
 from annotator.dataset.store_proposals import SAME_PERSON_IOU, box_iou
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
             progress=lambda d, n: emit({"event": "progress", "done": d, "total": n}),
         )
-    except (ValueError, OSError, KeyError) as exc:
+    except (ValueError, OSError, KeyError, ProjectError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     emit({"event": "done", "model": model, "persons": count, "file": str(args.out)})
