@@ -109,9 +109,12 @@ def _stats(s: dict[str, Any]) -> list[str]:
 
 def _rcp(figures: dict[str, Any]) -> tuple[list[float], list[float]]:
     curve = figures.get("rcp") or {}
-    xs = [100 * float(t) for t in curve.get("thresholds_m", [])]
-    ys = [float("nan") if v is None else float(v) for v in curve.get("values", [])]
-    return (xs, ys) if len(xs) == len(ys) else ([], [])
+    pairs = [
+        (100 * float(t), float(v))
+        for t, v in zip(curve.get("thresholds_m", []), curve.get("values", []), strict=False)
+        if v is not None and math.isfinite(float(v))
+    ]
+    return [x for x, _ in pairs], [y for _, y in pairs]
 
 
 def _percent(value: Any) -> str:
