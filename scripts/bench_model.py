@@ -37,8 +37,9 @@ def _batch(data: Path, count: int, cfg: Any, masks: bool) -> tuple[list, list]:
     from model.engine.data import training_dataset
 
     cfg.model.cascade.masks = masks
-    dataset = training_dataset(cfg, data / "densepose.json", data / "images",
-                               load_atlas(cfg.data.body))
+    dataset = training_dataset(
+        cfg, data / "densepose.json", data / "images", load_atlas(cfg.data.body)
+    )
     samples = [dataset[k] for k in range(count)]
     return [s.image for s in samples], [s.target for s in samples]
 
@@ -52,20 +53,30 @@ def _mask_rcnn(cfg: Any) -> Any:
     from model.modeling.backbone import build_backbone, fpn_levels
 
     m = cfg.model
-    backbone, _ = build_backbone(name=m.backbone, norm=m.backbone_norm,
-                                 trainable_layers=m.trainable_backbone_layers)
+    backbone, _ = build_backbone(
+        name=m.backbone, norm=m.backbone_norm, trainable_layers=m.trainable_backbone_layers
+    )
     levels = fpn_levels(backbone)
-    anchors = AnchorGenerator(sizes=tuple((s,) for s in m.anchor_sizes),
-                              aspect_ratios=((0.5, 1.0, 2.0),) * len(m.anchor_sizes))
-    return MaskRCNN(backbone, num_classes=2, min_size=m.min_size_test, max_size=m.max_size,
-                    rpn_anchor_generator=anchors, box_roi_pool=MultiScaleRoIAlign(levels, 7, 2),
-                    mask_roi_pool=MultiScaleRoIAlign(levels, 14, 2),
-                    rpn_pre_nms_top_n_train=m.rpn_pre_nms_top_n_train,
-                    rpn_post_nms_top_n_train=m.rpn_post_nms_top_n_train,
-                    rpn_pre_nms_top_n_test=m.rpn_pre_nms_top_n_test,
-                    rpn_post_nms_top_n_test=m.rpn_post_nms_top_n_test,
-                    box_batch_size_per_image=m.box_batch_size_per_image,
-                    box_score_thresh=0.0, box_detections_per_img=m.detections_per_img)
+    anchors = AnchorGenerator(
+        sizes=tuple((s,) for s in m.anchor_sizes),
+        aspect_ratios=((0.5, 1.0, 2.0),) * len(m.anchor_sizes),
+    )
+    return MaskRCNN(
+        backbone,
+        num_classes=2,
+        min_size=m.min_size_test,
+        max_size=m.max_size,
+        rpn_anchor_generator=anchors,
+        box_roi_pool=MultiScaleRoIAlign(levels, 7, 2),
+        mask_roi_pool=MultiScaleRoIAlign(levels, 14, 2),
+        rpn_pre_nms_top_n_train=m.rpn_pre_nms_top_n_train,
+        rpn_post_nms_top_n_train=m.rpn_post_nms_top_n_train,
+        rpn_pre_nms_top_n_test=m.rpn_pre_nms_top_n_test,
+        rpn_post_nms_top_n_test=m.rpn_post_nms_top_n_test,
+        box_batch_size_per_image=m.box_batch_size_per_image,
+        box_score_thresh=0.0,
+        box_detections_per_img=m.detections_per_img,
+    )
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -77,10 +88,15 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     from model.modeling.build import build_model
 
     torch.manual_seed(0)
-    cfg = load_config(spec["preset"], [f"model.min_size_train=[{spec['size']}]",
-                                       f"model.detections_per_img={spec['detections']}",
-                                       "model.box_score_thresh=0.0", "model.backbone_norm=gn"
-                                       if spec["gn"] else "model.backbone_norm=frozen_bn"])
+    cfg = load_config(
+        spec["preset"],
+        [
+            f"model.min_size_train=[{spec['size']}]",
+            f"model.detections_per_img={spec['detections']}",
+            "model.box_score_thresh=0.0",
+            "model.backbone_norm=gn" if spec["gn"] else "model.backbone_norm=frozen_bn",
+        ],
+    )
     cfg.model.min_size_test = spec["size"]
     images, targets = _batch(Path(spec["data"]), spec["batch"], cfg, spec["kind"] == "mask")
     model = build_model(cfg.model) if spec["kind"] == "densepose" else _mask_rcnn(cfg)
@@ -122,8 +138,15 @@ def loader_rate(data: Path, preset: str, size: int, images: int) -> float:
     cfg = load_config(preset, [f"model.min_size_train=[{size}]"])
     atlas = load_atlas(cfg.data.body)
     dataset = training_dataset(cfg, data / "densepose.json", data / "images", atlas)
-    batches = micro_batches(dataset, plan=BatchPlan(4, 1), world=World(), seed=0, start_iter=0,
-                            num_workers=2, transform=train_transform(cfg, atlas))
+    batches = micro_batches(
+        dataset,
+        plan=BatchPlan(4, 1),
+        world=World(),
+        seed=0,
+        start_iter=0,
+        num_workers=2,
+        transform=train_transform(cfg, atlas),
+    )
     next(batches)
     start = time.perf_counter()
     for _ in range(images // 4):
@@ -132,8 +155,12 @@ def loader_rate(data: Path, preset: str, size: int, images: int) -> float:
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -145,34 +172,50 @@ def bench_preset(args: argparse.Namespace, preset: str) -> None:
     cfg = load_config(preset)
     batch = min(cfg.solver.ims_per_batch, args.max_batch)
     size = cfg.model.min_size_test
-    base = {"preset": preset, "data": str(args.data), "size": size, "steps": args.steps,
-            "detections": args.detections, "gn": cfg.model.backbone_norm == "gn"}
+    base = {
+        "preset": preset,
+        "data": str(args.data),
+        "size": size,
+        "steps": args.steps,
+        "detections": args.detections,
+        "gn": cfg.model.backbone_norm == "gn",
+    }
     figures = {}
     for kind in ("mask", "densepose"):
         figures[kind, "train"] = measure({**base, "kind": kind, "mode": "train", "batch": batch})
-        figures[kind, "infer"] = measure({**base, "kind": kind, "mode": "infer",
-                                          "batch": args.images})
+        figures[kind, "infer"] = measure(
+            {**base, "kind": kind, "mode": "infer", "batch": args.images}
+        )
     tr = figures["densepose", "train"]["seconds"] / figures["mask", "train"]["seconds"]
     inf = figures["densepose", "infer"]["seconds"] / figures["mask", "infer"]["seconds"]
-    print(f"\n{preset} ({cfg.model.backbone}, {size} px, batch {batch}, "
-          f"{args.detections} boxes per image in inference)")
+    print(
+        f"\n{preset} ({cfg.model.backbone}, {size} px, batch {batch}, "
+        f"{args.detections} boxes per image in inference)"
+    )
     for kind, name in (("mask", "Mask R-CNN (torchvision)"), ("densepose", "DensePose R-CNN")):
         t, i = figures[kind, "train"], figures[kind, "infer"]
-        print(f"  {name:26s} train {t['seconds']:6.2f} s/iter ({t['memory_mb']:6.0f} MB)   "
-              f"inference {i['seconds'] * 1000:7.1f} ms/image ({i['memory_mb']:6.0f} MB)")
-    print(f"  ratio DensePose / Mask R-CNN: train {tr:.2f}x (detectron2 "
-          f"{DETECTRON2_TRAIN_RATIO:.2f}x), inference {inf:.2f}x (detectron2 "
-          f"{DETECTRON2_INFER_RATIO:.2f}x)")
+        print(
+            f"  {name:26s} train {t['seconds']:6.2f} s/iter ({t['memory_mb']:6.0f} MB)   "
+            f"inference {i['seconds'] * 1000:7.1f} ms/image ({i['memory_mb']:6.0f} MB)"
+        )
+    print(
+        f"  ratio DensePose / Mask R-CNN: train {tr:.2f}x (detectron2 "
+        f"{DETECTRON2_TRAIN_RATIO:.2f}x), inference {inf:.2f}x (detectron2 "
+        f"{DETECTRON2_INFER_RATIO:.2f}x)"
+    )
     consumed = batch / figures["densepose", "train"]["seconds"]
     delivered = loader_rate(args.data, preset, size, args.loader_images)
-    print(f"  data loader {delivered:.1f} images/s (2 workers) vs training {consumed:.2f} "
-          f"images/s: {delivered / consumed:.0f}x headroom")
+    print(
+        f"  data loader {delivered:.1f} images/s (2 workers) vs training {consumed:.2f} "
+        f"images/s: {delivered / consumed:.0f}x headroom"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+",
-                        default=["R_18_FPN_cpu", "MNV3_FPN_cpu", "R_50_FPN_s1x"])
+    parser.add_argument(
+        "--presets", nargs="+", default=["R_18_FPN_cpu", "MNV3_FPN_cpu", "R_50_FPN_s1x"]
+    )
     parser.add_argument("--data", type=Path, help="a `dpstudio synth` folder (made if absent)")
     parser.add_argument("--steps", type=int, default=3, help="timed training steps")
     parser.add_argument("--images", type=int, default=6, help="timed inference images")
@@ -187,12 +230,29 @@ def main() -> int:
     if args.data is None:
         args.data = ROOT / "out" / "bench_model_synth"
     if not (args.data / "densepose.json").is_file():
-        subprocess.run([sys.executable, "-m", "annotator.cli", "synth", "--count", "64",
-                        "--size", "512", "--out", str(args.data), "--seed", "21"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "annotator.cli",
+                "synth",
+                "--count",
+                "64",
+                "--size",
+                "512",
+                "--out",
+                str(args.data),
+                "--seed",
+                "21",
+            ],
+            check=True,
+        )
     import os
 
-    print(f"bench_model: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; synthetic data "
-          f"{args.data}")
+    print(
+        f"bench_model: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; synthetic data "
+        f"{args.data}"
+    )
     for preset in args.presets:
         bench_preset(args, preset)
     return 0

@@ -107,7 +107,9 @@ def test_preannotate_accept_one_reject_another(opened, qtbot, trained, monkeypat
     assert project.person(first.id).state == TaskState.CORRESPONDED
     (rejected,) = project.proposals(person_id=second.id)
     assert rejected.status == ProposalStatus.REJECTED
-    assert project.part_mask(second.id) is None and project.answers(second.id, rejected.model) is None
+    assert (
+        project.part_mask(second.id) is None and project.answers(second.id, rejected.model) is None
+    )
     assert project.person(second.id).state == TaskState.TODO  # the person a human drew stays
     stats = project.stats()
     assert stats.confirmed_machine_answers == accepted.made_answers
