@@ -88,6 +88,8 @@ class TrainDialog(QDialog):
         self.data.setPlaceholderText("densepose.json or a `dpstudio synth` folder")
         self.images = QLineEdit()
         self.images.setPlaceholderText("(default: next to the data)")
+        self.val = QLineEdit()
+        self.val.setPlaceholderText("(optional) held-out JSON or synthetic folder")
         self.held_out = QDoubleSpinBox()
         self.held_out.setRange(0.0, 0.9)
         self.held_out.setSingleStep(0.05)
@@ -117,6 +119,7 @@ class TrainDialog(QDialog):
         form.addRow("Data", self.source)
         form.addRow("  file or folder", self._browse_row(self.data, folder_too=True))
         form.addRow("  images", self._browse_row(self.images))
+        form.addRow("  held-out data", self._browse_row(self.val, folder_too=True))
         form.addRow("  held out (project)", self.held_out)
         form.addRow("Iterations", self.iterations)
         form.addRow("Evaluate every", self.eval_period)
@@ -175,7 +178,7 @@ class TrainDialog(QDialog):
         from_file = self.source.currentText() == FILE_DATA
         for widget in (self.name, self.preset, self.source, self.weights, self.held_out):
             widget.setEnabled(new)
-        for widget in (self.data, self.images):
+        for widget in (self.data, self.images, self.val):
             widget.setEnabled(new and from_file)
         self.held_out.setEnabled(new and not from_file)
 
@@ -220,4 +223,8 @@ class TrainDialog(QDialog):
             raise ValueError(f"choose the training data: {data or 'nothing given'} does not exist")
         spec.data = Path(data)
         spec.images = Path(self.images.text().strip()) if self.images.text().strip() else None
+        val = self.val.text().strip()
+        if val and not Path(val).exists():
+            raise ValueError(f"the held-out data {val} does not exist")
+        spec.val = Path(val) if val else None
         return TrainChoice(spec)
