@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_train(cmds)
     _register_evaluate(cmds)
     _register_predict(cmds)
+    _register_compare(cmds)
     presets = cmds.add_parser("presets", help="list the shipped configurations")
     presets.set_defaults(handler=_presets)
     from model.evaluation.cli import register_score
@@ -141,6 +142,40 @@ def _register_predict(cmds: argparse._SubParsersAction) -> None:
     pr.add_argument("--score-threshold", type=float, default=0.5)
     pr.add_argument("--device", default="auto")
     pr.set_defaults(handler=_predict)
+
+
+def _register_compare(cmds: argparse._SubParsersAction) -> None:
+    cmp = cmds.add_parser(
+        "compare",
+        help="compare trained runs on the same data: accuracy, size, speed, memory",
+        description="Measures every run (its last checkpoint) on the same data and machine, "
+        "one run at a time in a process of its own: GPS AP (AP50, AP75, APm, APl), GPSm and "
+        "IOU AP, AUC10, AUC30, dense error on synthetic data, parameters, training time per "
+        "iteration, inference time per image, peak memory. Writes OUT/report.md, report.csv, "
+        "report.html, comparison.json and two plots. Runs that cannot be read are named and "
+        "skipped.",
+    )
+    cmp.add_argument("runs", type=Path, nargs="+", help="run folders or checkpoint files")
+    add_data_arguments(cmp)
+    cmp.add_argument("--out", type=Path, required=True, help="report folder")
+    cmp.add_argument("--train-iterations", type=int, default=3,
+                     help="timed training iterations per run (0: skip)")
+    cmp.add_argument("--limit", type=int, help="only the first N images")
+    cmp.set_defaults(handler=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from model.compare import compare_runs
+
+    data, images = resolve_data(args.data, args.images)
+    result = compare_runs(args.runs, data, images, args.out,
+                          train_iterations=args.train_iterations, limit=args.limit,
+                          progress=print)
+    for name, why in result.skipped.items():
+        print(f"skipped {name}: {why}")
+    print(result.markdown())
+    print(f"report: {args.out / 'report.html'}")
+    return 0 if result.rows else 1
 
 
 def _presets(args: argparse.Namespace) -> int:

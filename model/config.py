@@ -70,16 +70,22 @@ class CascadeConfig:
 
     masks: bool = False
     keypoints: bool = False
-    #: Second stage: first-stage outputs of all tasks through 1x1 conv added to RoI features.
+    #: Second stage: first-stage outputs of all tasks through 1x1 conv added to the DensePose
+    #: RoI features, then every branch again.
     refine: bool = False
-    refine_dim: int = 512
+    #: Convolution widths of the mask head (torchvision's: 4 x 256) and the keypoint head
+    #: (torchvision's: 8 x 512).
+    mask_dims: list[int] = field(default_factory=lambda: [256, 256, 256, 256])
+    keypoint_dims: list[int] = field(default_factory=lambda: [512] * 8)
 
 
 @dataclass
 class ModelConfig:
     """The detector and its heads (torchvision Faster R-CNN + FPN)."""
 
-    #: "rcnn" (DensePose R-CNN) or "fcn" (whole-image network, no proposals).
+    #: "rcnn" (DensePose R-CNN: the DensePose head on RoIs; with ``cascade`` the multi-task
+    #: cascade) or "fcn" (DensePose for the whole image, no RoIs; the detector only finds the
+    #: boxes persons are scored in).
     architecture: str = "rcnn"
     #: "resnet50", "resnet18", "resnet34", "resnet101" or "mobilenet_v3_large".
     backbone: str = "resnet50"

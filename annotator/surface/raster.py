@@ -16,9 +16,21 @@ Meshes are drawn indexed, so each vertex is shaded once (drawing every face corn
 own, as the surface renderer's id pass does, makes vertex work six times larger and was 70%
 of this pass's time). The barycentric coordinates of the visible point are then computed in
 float64 for the face the rasterizer found at each pixel, by the same perspective-correct
-interpolation the GPU does (:func:`surface_bary`): a pixel's surface point re-projects onto
-the pixel centre to within 1e-6 px, and the face (hence visibility and occlusion) is what
-the depth test decided. :meth:`Renderer.render_ids` is this pass without the colour.
+interpolation the GPU does (:func:`visible_points`): the face (hence visibility and
+occlusion) is what the depth test decided, and the point re-projects onto the pixel centre
+to within 1e-9 px when the centre lies in the face's projection.
+
+The rasterizer decides coverage in fixed point (llvmpipe snaps corners to 1/256 px), so an
+edge pixel's centre may lie a hair outside the face it was given, and a sliver triangle (a
+face seen edge-on, a fraction of a pixel wide) may cover a pixel its float64 projection does
+not. Such a pixel gets the face's point *nearest* the centre in the image (so the miss is the
+snapping, about 0.002 px) and :class:`VisiblePoints` says how far that is and how deep the
+point lies. Clipping the coordinates instead, as an earlier version did, is no nearest point:
+on a sliver it gave points up to 0.8 px away and centimetres behind the recorded depth
+(``(0, 0.5, 0.5)`` when two coordinates clipped to 1). The GPU interpolates a sliver's depth
+*outside* the face there (extrapolation), so the depth buffer and the face's true depth can
+disagree: :func:`visible_points` reports both, and callers decide (the synthetic renderer
+casts such pixels' rays exactly, :mod:`annotator.synth.exact`).
 
 Colour has no anti-aliasing here; :func:`soften_edges` blends silhouette pixels afterwards.
 
@@ -371,32 +383,111 @@ class ScenePass:
         self._program, self._fbo, self._vao, self._buffers = None, None, None, None
 
 
+@dataclass
+class VisiblePoints:
+    """The points of the faces a pass saw at N pixels, nearest each pixel centre.
+
+    Attributes:
+        bary: ``[N, 3]`` float64 barycentric coordinates in the face, each row in [0, 1]
+            summing to 1.
+        miss: ``[N]`` float64 pixels between the pixel centre and the point's projection:
+            0 (up to 1e-9) where the centre lies in the face's projection, about the
+            rasterizer's snapping (0.002 px) at edge pixels, ``inf`` where the face cannot
+            be projected (a corner behind the camera).
+        depth: ``[N]`` float64 metres along the viewing axis of the point (``nan`` where
+            ``miss`` is ``inf``).
+    """
+
+    bary: np.ndarray
+    miss: np.ndarray
+    depth: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.miss)
+
+
+def visible_points(
+    mesh: DrawMesh, camera: Camera, rows: np.ndarray, cols: np.ndarray, faces: np.ndarray
+) -> VisiblePoints:
+    """The points of ``mesh`` at pixels (``rows``, ``cols``) where the pass saw its face rows
+    ``faces`` (all ``[N]``).
+
+    The exact perspective-correct interpolation, in float64: the corners of the pixel's face
+    are projected to the image, and the 2D barycentric coordinates ``l`` of the point of
+    the projected triangle nearest the pixel centre (the centre itself when inside) are
+    divided by the corners' depths ``z`` and renormalized (``b_i = (l_i / z_i) / sum_j
+    (l_j / z_j)``; the point's depth is ``1 / sum_j (l_j / z_j)``). The point with these
+    coordinates projects onto that nearest point.
+    """
+    xy, z = camera.project(mesh.vertices)
+    corners = np.asarray(mesh.faces)[faces]  # [N, 3]
+    centres = np.stack([cols + 0.5, rows + 0.5], axis=1).astype(np.float64)
+    lam, miss = nearest_in_triangles(centres, xy[corners])
+    corner_z = z[corners]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = lam / corner_z
+        total = weights.sum(axis=1)
+        depth = 1.0 / total
+        bary = weights / total[:, None]
+        # a corner behind the camera makes the projection meaningless
+        bad = (corner_z.min(axis=1) <= 0) | ~(np.isfinite(depth) & (depth > 0))
+    miss[bad] = np.inf
+    depth[bad] = np.nan
+    bary[bad] = 1.0 / 3.0
+    return VisiblePoints(bary, miss, depth)
+
+
 def surface_bary(
     mesh: DrawMesh, camera: Camera, rows: np.ndarray, cols: np.ndarray, faces: np.ndarray
 ) -> np.ndarray:
     """``[N, 3]`` float64 barycentric coordinates of the visible point of ``mesh`` at pixels
-    (``rows``, ``cols``), where the pass saw its face rows ``faces`` (all ``[N]``).
+    (``rows``, ``cols``), where the pass saw its face rows ``faces`` (all ``[N]``): the
+    ``bary`` of :func:`visible_points`."""
+    return visible_points(mesh, camera, rows, cols, faces).bary
 
-    The exact perspective-correct interpolation, in float64: the corners of the pixel's face
-    are projected to the image, the pixel centre's 2D barycentric coordinates ``l`` in the
-    projected triangle are divided by the corners' depths ``z`` and renormalized
-    (``b_i = (l_i / z_i) / sum_j (l_j / z_j)``). The point with these coordinates projects
-    onto the pixel centre. Rasterization rules may give an edge pixel whose centre lies
-    a hair outside its face: its coordinates are clipped into the face.
+
+def nearest_in_triangles(
+    points: np.ndarray, triangles: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The point of each 2D triangle nearest a 2D point.
+
+    Args:
+        points: ``[N, 2]`` positions, pixels.
+        triangles: ``[N, 3, 2]`` corners, pixels (degenerate triangles allowed).
+
+    Returns:
+        ``[N, 3]`` barycentric coordinates of the nearest point (rows in [0, 1], summing to
+        1) and ``[N]`` its distance to the point, pixels.
     """
-    xy, z = camera.project(mesh.vertices)
-    corners = mesh.faces[faces]  # [N, 3]
-    ax, ay = xy[corners[:, 0], 0], xy[corners[:, 0], 1]
-    e1x, e1y = xy[corners[:, 1], 0] - ax, xy[corners[:, 1], 1] - ay
-    e2x, e2y = xy[corners[:, 2], 0] - ax, xy[corners[:, 2], 1] - ay
-    px, py = cols + 0.5 - ax, rows + 0.5 - ay
+    ax, ay = triangles[:, 0, 0], triangles[:, 0, 1]
+    e1x, e1y = triangles[:, 1, 0] - ax, triangles[:, 1, 1] - ay
+    e2x, e2y = triangles[:, 2, 0] - ax, triangles[:, 2, 1] - ay
+    qx, qy = points[:, 0] - ax, points[:, 1] - ay
     det = e1x * e2y - e1y * e2x
-    det = np.where(np.abs(det) < 1e-300, 1e-300, det)
-    l1 = (px * e2y - py * e2x) / det
-    l2 = (e1x * py - e1y * px) / det
-    lam = np.stack([1.0 - l1 - l2, l1, l2], axis=1) / z[corners]
-    lam = np.clip(lam / lam.sum(axis=1, keepdims=True), 0.0, 1.0)
-    return lam / lam.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        l1 = (qx * e2y - qy * e2x) / det
+        l2 = (e1x * qy - e1y * qx) / det
+        l0 = 1.0 - l1 - l2
+        inside = (l0 >= 0) & (l1 >= 0) & (l2 >= 0)  # NaN (a degenerate triangle) is not
+        # measured, not assumed: on a near-degenerate triangle the solve itself is inaccurate
+        miss = np.where(
+            inside, np.hypot(l1 * e1x + l2 * e2x - qx, l1 * e1y + l2 * e2y - qy), np.inf
+        )
+    lam = np.stack([l0, l1, l2], axis=1)
+    todo = np.flatnonzero(miss > 1e-9)
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        start, edge = triangles[todo, i], triangles[todo, j] - triangles[todo, i]
+        length2 = np.einsum("nd,nd->n", edge, edge)
+        along = np.einsum("nd,nd->n", points[todo] - start, edge)
+        t = np.clip(along / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
+        gap = np.linalg.norm(start + t[:, None] * edge - points[todo], axis=1)
+        better = gap < miss[todo]
+        rows = todo[better]
+        lam[rows] = 0.0
+        lam[rows, i], lam[rows, j] = 1.0 - t[better], t[better]
+        miss[rows] = gap[better]
+    lam[np.isinf(miss)] = 1.0 / 3.0  # corners not finite: no nearest point
+    return lam, miss
 
 
 def soften_edges(image: np.ndarray, labels: np.ndarray) -> np.ndarray:

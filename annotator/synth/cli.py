@@ -118,7 +118,11 @@ def _synth(args: argparse.Namespace) -> int:
 
         print(f"contact sheet: {save_contact_sheet(args.out, args.sheet)}")
     if args.check:
-        print(f"checked: largest re-projection error {report.max_reprojection:.3f} px")
+        print(
+            f"checked: largest re-projection error {report.max_reprojection:.3f} px, depth "
+            f"error {1000 * report.max_depth_error:.2f} mm ({report.cast} pixels cast exactly "
+            "where the rasterizer misjudged a sliver)"
+        )
         for problem in report.check_problems:
             print(f"  {problem}", file=sys.stderr)
         if report.check_problems:

@@ -6,6 +6,11 @@ pixels have a surface point (face, barycentric coordinates, I, U, V); eye and mo
 have face -1 and I = 0. Boxes (seats, occluders) hide people like any surface and are not
 persons.
 
+Exact at every pixel: a pixel's face and depth come from the rasterizer and its surface point
+is the point of that face nearest the pixel centre, in float64; where the rasterizer's depth
+test was decided on a sliver's extrapolated depth, the pixel's ray is cast exactly instead
+(:mod:`annotator.synth.exact`, :attr:`SynthSample.cast`).
+
 Which persons are annotated (carry DensePose points and masks in the JSON):
 
 * at least :data:`MIN_ANNOTATED_PIXELS` visible pixels, and
@@ -38,12 +43,12 @@ from annotator.surface.raster import (
     PassOutput,
     ScenePass,
     soften_edges,
-    surface_bary,
     vertex_normals,
 )
 from annotator.surface.render import Camera, Renderer
 from annotator.synth.appearance import albedo
 from annotator.synth.backgrounds import contact_shadows, make_background
+from annotator.synth.exact import exact_pass
 from annotator.synth.layout import Layout, layout_scene, stature
 from annotator.synth.people import SynthBody
 from annotator.synth.scene import Scene
@@ -101,6 +106,9 @@ class SynthSample:
         u: ``[H, W]`` float32 in [0, 1] (0 where i is 0).
         v: ``[H, W]`` float32 in [0, 1] (0 where i is 0).
         depth: ``[H, W]`` float32 metres to the visible surface (people and boxes), 0 else.
+        cast: ``[H, W]`` bool pixels whose truth comes from an exact ray, not from the
+            rasterizer (:mod:`annotator.synth.exact`; the image keeps the rasterizer's
+            colour there).
         persons: per person of the scene, in order.
         occluders: (vertices ``[8, 3]``, faces ``[12, 3]``) of the boxes, world coordinates.
         timings: CPU seconds spent per stage (this process, all its threads).
@@ -117,6 +125,7 @@ class SynthSample:
     u: np.ndarray
     v: np.ndarray
     depth: np.ndarray
+    cast: np.ndarray
     persons: list[PersonTruth]
     occluders: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -228,23 +237,17 @@ class SceneRenderer:
     ) -> SynthSample:
         body = self.body
         shape = out.instance.shape
-        is_person = out.instance.view(np.uint32) < _BOX_INSTANCE  # background -1 is huge
-        instance = np.where(is_person, out.instance + 1, 0).astype(np.uint8)
-        skin = np.flatnonzero(is_person & (out.face < body.n_skin))
-        face = np.full(shape, -1, np.int32)
+        exact = exact_pass(meshes, layout.camera, out)
+        is_person = exact.instance.view(np.uint32) < _BOX_INSTANCE  # background -1 is huge
+        instance = np.where(is_person, exact.instance + 1, 0).astype(np.uint8)
+        is_skin = is_person & (exact.face < body.n_skin)
+        face = np.where(is_skin, exact.face, -1).astype(np.int32)
         bary = np.zeros((*shape, 3), np.float32)
         i_map = np.zeros(shape, np.uint8)
         u_map = np.zeros(shape, np.float32)
         v_map = np.zeros(shape, np.float32)
-        face.flat[skin] = out.face.flat[skin]
-        skin_bary = np.zeros((len(skin), 3))
-        owner = out.instance.flat[skin]
-        rows, cols = np.divmod(skin, shape[1])
-        for k in range(len(scene.people)):
-            sel = np.flatnonzero(owner == k)
-            skin_bary[sel] = surface_bary(
-                meshes[k], layout.camera, rows[sel], cols[sel], face.flat[skin[sel]]
-            )
+        keep = is_skin.flat[exact.pixels]
+        skin, skin_bary = exact.pixels[keep], exact.bary[keep]
         bary.reshape(-1, 3)[skin] = skin_bary
         if len(skin):
             i, u, v = body.atlas.to_iuv(SurfacePoints(face.flat[skin], skin_bary))
@@ -262,7 +265,8 @@ class SceneRenderer:
             i=i_map,
             u=u_map,
             v=v_map,
-            depth=out.depth,  # 0 where nothing was drawn
+            depth=exact.depth,  # 0 where nothing is
+            cast=exact.cast,
             persons=[],
             occluders=[(b.vertices, b.faces) for b in layout.boxes],
         )

@@ -73,12 +73,14 @@ class SynthReport:
         persons: COCO persons written.
         annotated: persons with DensePose points.
         points: DensePose points in all.
+        cast: pixels whose truth comes from an exact ray (the rasterizer misjudged them).
         workers: worker processes used.
         seconds: wall time from start to the last file written.
         startup: seconds until the first image arrived (model loading, contexts).
         cpu_seconds: CPU time the workers spent on the images (startup excluded).
         stage_seconds: summed CPU time per stage over all images (in the workers).
         max_reprojection: largest re-projection error seen when checking, pixels.
+        max_depth_error: largest depth error seen when checking, metres.
         check_problems: problems found by the checks (image number: problem).
     """
 
@@ -86,12 +88,14 @@ class SynthReport:
     persons: int = 0
     annotated: int = 0
     points: int = 0
+    cast: int = 0
     workers: int = 0
     seconds: float = 0.0
     startup: float = 0.0
     cpu_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     max_reprojection: float = 0.0
+    max_depth_error: float = 0.0
     check_problems: list[str] = field(default_factory=list)
 
     @property
@@ -156,9 +160,15 @@ def render_one(index: int) -> dict[str, Any]:
         for p in sample.persons
     ]
     line["timings"] = {k: round(v, 4) for k, v in sample.timings.items()}
+    line["cast"] = int(sample.cast.sum())
     if settings.check:
         report = check_sample(sample, renderer.body.atlas, renderer.renderer)
-        line["check"] = {"max_reprojection": report.max_reprojection, "problems": report.problems}
+        line["check"] = {
+            "pixels": report.pixels,
+            "max_reprojection": report.max_reprojection,
+            "max_depth_error": report.max_depth_error,
+            "problems": report.problems,
+        }
     result["scene"] = line
     return result
 
@@ -268,7 +278,9 @@ def _tally(report: SynthReport, result: dict[str, Any]) -> None:
             report.points += len(ann["dp_x"])
     for stage, seconds in result["timings"].items():
         report.stage_seconds[stage] = report.stage_seconds.get(stage, 0.0) + seconds
+    report.cast += result["scene"]["cast"]
     check = result["scene"].get("check")
     if check:
         report.max_reprojection = max(report.max_reprojection, check["max_reprojection"])
+        report.max_depth_error = max(report.max_depth_error, check["max_depth_error"])
         report.check_problems += [f"image {result['index']}: {p}" for p in check["problems"]]

@@ -164,7 +164,9 @@ class DensePoseCocoDataset(Dataset[Sample]):
         """The image of sample ``index`` (without reading it)."""
         entry: ImageEntry = self._entries[index]
         path = self.image_root / entry.file_name
-        return ImageInfo(entry.image_id, entry.file_name, path, entry.width, entry.height)
+        longer = max(entry.width, entry.height)
+        scale = 1.0 if self.max_size is None else min(1.0, self.max_size / longer)
+        return ImageInfo(entry.image_id, entry.file_name, path, entry.width, entry.height, scale)
 
     def load(self, index: int, rng: np.random.Generator) -> Sample:
         """Sample ``index``; ``rng`` draws the "dense_sample" points.
@@ -179,9 +181,11 @@ class DensePoseCocoDataset(Dataset[Sample]):
         scale = 1.0
         if self.max_size is not None:
             image, target, scale = cap_size(image, target, self.max_size)
-        tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        # In numpy: torch's element-wise ops use several threads, which on a busy machine
+        # made this 20 times slower (22 ms against 0.8 ms for 512 x 512 x 3, NOTES-data.md).
+        chw = np.divide(image.transpose(2, 0, 1), np.float32(255.0), dtype=np.float32)
         info = ImageInfo(entry.image_id, entry.file_name, path, entry.width, entry.height, scale)
-        return Sample(tensor.float().div_(255.0), target, info)
+        return Sample(torch.from_numpy(chw), target, info)
 
     # -- targets ---------------------------------------------------------------------------
 
@@ -343,4 +347,6 @@ def _read_image(path: Path, entry: ImageEntry) -> np.ndarray:
             "width/height",
             f"the file is {w} x {h} pixels, the record says {entry.width} x {entry.height}",
         )
-    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    # BGR -> RGB as a view (the float conversion copies): no cv2.cvtColor, whose thread pool
+    # would make forked loader workers hang (see model.data.loader).
+    return data[..., ::-1]

@@ -6,8 +6,16 @@ sample stream) (:mod:`model.data.sampler`): the loader maps ``(index, sample_see
 ``rng = numpy.random.default_rng(sample_seed)``. The DataLoader hands batches to workers in
 turn and returns them in order, so 0, 1 or 2 workers give the same batches.
 
-Workers: each sets torch (and OpenCV) to one thread, so that two workers and the trainer
-do not fight over the machine's cores; memory is pinned only when CUDA is there.
+Workers: each sets torch to one thread, so that two workers and the trainer do not fight
+over the machine's cores; memory is pinned only when CUDA is there.
+
+Fork safety: workers are forked from the training process. OpenCV's thread pool is not
+fork-safe: a process that ran a multi-threaded OpenCV function (``cvtColor``, ``resize`` of
+a large image, ...) and then forks workers that use OpenCV can hang them (reproduced here).
+The data code therefore uses ``cv2.imread`` only (single-threaded decoding), flips and
+converts in numpy, and resizes with Pillow; a trainer should not run OpenCV itself before
+its loaders start (the app should train in a process of its own). A worker that stops
+answering raises after ``timeout`` seconds instead of stalling the run.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ from model.data.dataset import ImageInfo, Sample
 from model.data.sampler import InferenceSampler, TrainingSampler
 
 Batch = tuple[list[torch.Tensor], list[dict[str, Any]], list[ImageInfo]]
+
+#: A worker that delivers no batch for this long is taken as hung: the loader raises.
+WORKER_TIMEOUT_S = 300.0
 
 
 class SampleSource(Protocol):
@@ -129,14 +140,13 @@ def collate(samples: list[Sample]) -> Batch:
 
 
 def worker_init(worker_id: int) -> None:
-    """One thread per worker for torch and OpenCV (the machine has few cores)."""
-    torch.set_num_threads(1)
-    try:
-        import cv2
+    """One torch thread per worker (the machine has few cores; workers parallelise already).
 
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover - OpenCV is a dependency
-        pass
+    OpenCV is left alone: ``cv2.setNumThreads`` in a forked worker hangs when the parent had
+    started OpenCV's thread pool (measured: 6 hangs in 18 loader starts), and the data code
+    calls no multi-threaded OpenCV function (``imread`` only).
+    """
+    torch.set_num_threads(1)
 
 
 def _loader_options(num_workers: int, pin_memory: bool | None, seed: int) -> dict[str, Any]:
@@ -148,6 +158,7 @@ def _loader_options(num_workers: int, pin_memory: bool | None, seed: int) -> dic
         "worker_init_fn": worker_init if num_workers else None,
         "pin_memory": torch.cuda.is_available() if pin_memory is None else pin_memory,
         "persistent_workers": num_workers > 0,
+        "timeout": WORKER_TIMEOUT_S if num_workers else 0,
         # The loader draws its workers' base seed from this, not from torch's global RNG.
         "generator": torch.Generator().manual_seed(seed),
     }

@@ -93,6 +93,7 @@ class ReadStats:
     images: int = 0
     persons: int = 0
     crowd_dropped: int = 0
+    empty_boxes_dropped: int = 0
     other_categories_dropped: int = 0
     densepose_persons: int = 0
     points: int = 0
@@ -128,6 +129,8 @@ def read_densepose_coco(
             stats.other_categories_dropped += 1
         elif ann.get("iscrowd", 0):
             stats.crowd_dropped += 1
+        elif not _has_area(name, ann):  # only unvalidated files get this far
+            stats.empty_boxes_dropped += 1
         else:
             by_image.setdefault(ann["image_id"], []).append(ann)
     entries = []
@@ -150,6 +153,16 @@ def read_densepose_coco(
         stats.points += len(persons.points)
     stats.images = len(entries)
     return entries, stats
+
+
+def _has_area(file: str, ann: dict[str, Any]) -> bool:
+    """The box ``[x, y, w, h]`` has w > 0 and h > 0 (torchvision refuses the others)."""
+    box = ann.get("bbox")
+    try:
+        return float(box[2]) > 0 and float(box[3]) > 0  # type: ignore[index]
+    except (TypeError, ValueError, IndexError) as exc:
+        where = f"annotation {ann.get('id')}"
+        raise DatasetError.one(file, where, "bbox", "must be [x, y, w, h]", box) from exc
 
 
 def _person_category(doc: dict[str, Any]) -> tuple[set[int], int]:

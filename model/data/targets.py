@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from annotator.dataset.masks import DP_SIZE, rles_to_labels, to_image
+from annotator.dataset.masks import DP_SIZE, check_rle_counts, to_image
 from annotator.dataset.records import Box, MaskFrame, PartMask
+from annotator.surface.parts import N_COARSE
 
 
 class DpMaskCache:
@@ -51,10 +52,44 @@ class DpMaskCache:
         if found is not None:
             values, lengths = found
             return np.repeat(values, lengths).reshape(DP_SIZE, DP_SIZE)
-        labels = rles_to_labels(entries)
+        labels = decode_dp_masks(entries)
         if self.enabled:
             self._runs[key] = run_length(labels)
         return labels
+
+
+def decode_dp_masks(entries: list[Any]) -> np.ndarray:
+    """14 ``dp_masks`` entries -> ``[256, 256]`` uint8 labels (later parts win overlaps).
+
+    The entries are checked first (:func:`annotator.dataset.masks.check_rle_counts`:
+    pycocotools' decoder trusts run lengths and writes past its buffer on a bad string),
+    then decoded in one pycocotools call.
+
+    Raises:
+        ValueError: an entry is not a valid 256 x 256 compressed RLE (names the entry).
+    """
+    from pycocotools import mask as mask_utils
+
+    present = [k for k, entry in enumerate(entries) if entry]
+    if len(entries) != N_COARSE:
+        raise ValueError(f"dp_masks must have {N_COARSE} entries, got {len(entries)}")
+    for k in present:
+        entry = entries[k]
+        if not isinstance(entry, dict) or entry.get("size") != [DP_SIZE, DP_SIZE]:
+            raise ValueError(f"dp_masks[{k}]: must be a 256 x 256 RLE, got {entry!r:.60}")
+        if not isinstance(entry.get("counts"), str):
+            raise ValueError(f"dp_masks[{k}]: counts must be a compressed RLE string")
+    problems = check_rle_counts([entries[k]["counts"] for k in present], DP_SIZE * DP_SIZE)
+    for k, problem in zip(present, problems, strict=True):
+        if problem:
+            raise ValueError(f"dp_masks[{k}]: {problem}")
+    if not present:
+        return np.zeros((DP_SIZE, DP_SIZE), np.uint8)
+    rles = [{"size": [DP_SIZE, DP_SIZE], "counts": entries[k]["counts"].encode()} for k in present]
+    stack = mask_utils.decode(rles)  # [256, 256, K] uint8 0/1
+    # Part k + 1 where entry k is set; a later (higher) part wins where parts overlap.
+    values = np.array(present, np.uint8) + 1
+    return (stack * values).max(axis=2).astype(np.uint8)
 
 
 def run_length(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

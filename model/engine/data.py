@@ -70,10 +70,15 @@ class _SlotBatches(Sampler[list[tuple[int, int]]]):
 
 
 def training_dataset(cfg: Config, data: Path, images: Path, atlas: Atlas) -> Any:
-    """The training samples of ``cfg`` (points mode, masks / keypoints for the cascade)."""
+    """The training samples of ``cfg`` (points mode, masks / keypoints for the cascade).
+
+    Raises:
+        ValueError: the data's charts are not the atlas's (official DensePose-COCO uses SMPL's
+            charts; synthetic folders name their body model).
+    """
     from model.data.dataset import DensePoseCocoDataset
 
-    return DensePoseCocoDataset(
+    dataset = DensePoseCocoDataset(
         data,
         images,
         points=cfg.data.points,  # type: ignore[arg-type]
@@ -83,6 +88,13 @@ def training_dataset(cfg: Config, data: Path, images: Path, atlas: Atlas) -> Any
         keypoints=cfg.model.cascade.keypoints,
         max_size=cfg.data.max_image_side or None,
     )
+    body = dataset.body_model or "smpl"
+    if body != atlas.body:
+        raise ValueError(
+            f"{data}: its (I, U, V) are on the {body} charts, but the run uses the "
+            f"{atlas.body} atlas; train with --set data.body={body} (for SMPL, build its atlas "
+            "first: dpstudio body atlas --body smpl --smpl-model FILE --uv-processed FILE)")
+    return dataset
 
 
 def train_transform(cfg: Config, atlas: Atlas) -> Any:

@@ -37,7 +37,7 @@ def evaluate_model(
     """
     from annotator.surface.atlas import load_atlas
     from annotator.surface.geodesic import Geodesics
-    from model.evaluation.evaluate import evaluate
+    from model.evaluation.evaluator import evaluate
     from model.evaluation.results import write_results
     from model.inference.on_dataset import iter_detections, read_entries
     from model.inference.predictor import Predictor

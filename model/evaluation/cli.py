@@ -64,7 +64,7 @@ def _score(args: argparse.Namespace) -> int:
     from annotator.dataset import jsonio
     from model.evaluation.densepose_eval import MODES
     from model.evaluation.errors import EvaluationInputError
-    from model.evaluation.evaluate import evaluate
+    from model.evaluation.evaluator import evaluate
     from model.evaluation.ground_truth import load_ground_truth
     from model.evaluation.results import read_results
 

@@ -78,6 +78,7 @@ class Block:
         image_id, category_id: the group.
         ann: ``[G]`` annotation indices, file order.
         det: ``[D]`` detection indices, best score first (stable), at most 20.
+        scores: ``[D]`` their scores; det_area: ``[D]`` their box areas w x h.
         gps: ``[D, G]`` GPS of each pair (0 for ignored persons).
         box_iou: ``[D, G]`` box IoU (crowd persons: intersection over the detection's box).
         mask_iou: ``[D, G]`` mask IoU, or None when no mode needs it.
@@ -87,6 +88,8 @@ class Block:
     category_id: int
     ann: np.ndarray
     det: np.ndarray
+    scores: list[float]
+    det_area: np.ndarray
     gps: np.ndarray | None = None
     box_iou: np.ndarray | None = None
     mask_iou: np.ndarray | None = None
@@ -114,7 +117,10 @@ def make_blocks(
     for key in set(by_key) | set(gt.blocks):
         dets = sorted(by_key.get(key, []), key=lambda k: -detections[k].score)[:max_dets]
         ann = np.array(gt.blocks.get(key, []), np.int64)
-        blocks[key] = Block(key[0], key[1], ann, np.array(dets, np.int64))
+        boxes = np.array([detections[k].bbox for k in dets], np.float64).reshape(-1, 4)
+        scores = [detections[k].score for k in dets]
+        det = np.array(dets, np.int64)
+        blocks[key] = Block(key[0], key[1], ann, det, scores, boxes[:, 2] * boxes[:, 3])
     return blocks
 
 
@@ -142,25 +148,21 @@ def similarity(block: Block, mode: str) -> np.ndarray:
     raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
 
 
-def evaluate_mode(
-    gt: GroundTruth,
-    detections: Sequence[Detection],
-    blocks: dict[tuple[int, int], Block],
-    mode: str,
-) -> APSummary:
+def evaluate_mode(gt: GroundTruth, blocks: dict[tuple[int, int], Block], mode: str) -> APSummary:
     """AP / AR of one mode over all images (``COCOeval.accumulate`` does the counting)."""
     from pycocotools.cocoeval import COCOeval
 
     evaluator = COCOeval(iouType="keypoints")  # the DensePose parameters (module docstring)
     params = evaluator.params
     params.imgIds, params.catIds = list(gt.image_ids), list(gt.category_ids)
+    thresholds = np.asarray(params.iouThrs)
     records: list[dict[str, Any] | None] = []
     for category in params.catIds:
         for area in params.areaRng:
             for image in params.imgIds:
                 block = blocks.get((image, category))
                 records.append(
-                    None if block is None else evaluate_image(gt, detections, block, mode, area)
+                    None if block is None else evaluate_image(gt, block, mode, area, thresholds)
                 )
     evaluator.evalImgs = records
     evaluator._paramsEval = copy.deepcopy(params)
@@ -170,16 +172,9 @@ def evaluate_mode(
 
 
 def evaluate_image(
-    gt: GroundTruth,
-    detections: Sequence[Detection],
-    block: Block,
-    mode: str,
-    area: Sequence[float],
-    thresholds: np.ndarray | None = None,
+    gt: GroundTruth, block: Block, mode: str, area: Sequence[float], thresholds: np.ndarray
 ) -> dict[str, Any] | None:
     """The per-image record ``COCOeval.accumulate`` reads, for one area range."""
-    if thresholds is None:
-        thresholds = np.linspace(0.5, 0.95, 10)
     n_gt, n_det = len(block.ann), len(block.det)
     if n_gt == 0 and n_det == 0:
         return None
@@ -206,9 +201,7 @@ def evaluate_image(
         )
         state.match(similarity(block, mode)[:, order], thresholds)
         state.box_rule(block.box_iou[:, order])
-    boxes = np.array([detections[k].bbox for k in block.det], np.float64).reshape(-1, 4)
-    det_area = boxes[:, 2] * boxes[:, 3]
-    outside = (det_area < lo) | (det_area > hi)
+    outside = (block.det_area < lo) | (block.det_area > hi)
     det_ignore = det_ignore | ((det_match == 0) & outside[None, :])
     return {
         "image_id": block.image_id,
@@ -219,7 +212,7 @@ def evaluate_image(
         "gtIds": gt.ids[ann].tolist(),
         "dtMatches": det_match,
         "gtMatches": gt_match,
-        "dtScores": [detections[k].score for k in block.det],
+        "dtScores": block.scores,
         "gtIgnore": ignore,
         "dtIgnore": det_ignore,
     }

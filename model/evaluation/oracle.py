@@ -26,15 +26,14 @@ def ground_truth_detections(
         fill_chart: chart written on the mask where no point is (U = V = 0.5).
         score: every detection's score.
     """
-    from pycocotools import mask as mask_utils
-
     out = []
     for a in np.flatnonzero(gt.has_points & ~gt.crowd):
         ann = gt.annotations[a]
         x, y, w, h = (float(c) for c in gt.boxes[a])
         image = gt.images[int(ann["image_id"])]
-        rle = masks.ground_truth_rle(ann, int(image["height"]), int(image["width"]))
-        full = np.pad(mask_utils.decode(rle), ((0, int(h) + 1), (0, int(w) + 1)))
+        height, width = int(image["height"]), int(image["width"])
+        full = masks.ground_truth_mask(ann, height, width).image(height, width)
+        full = np.pad(full, ((0, int(h) + 1), (0, int(w) + 1)))
         region = full[int(y) : int(y) + int(h), int(x) : int(x) + int(w)]
         labels = np.where(region > 0, fill_chart, 0).astype(np.uint8)
         uv = np.where(region > 0, 0.5, 0.0).astype(np.float32)[None].repeat(2, axis=0)

@@ -105,6 +105,7 @@ def pair_errors(
     errors = np.full(len(owner), np.inf)
     boxes = np.array([d.bbox for d in detections], np.float64).reshape(-1, 4)
     shapes = np.array([tuple(d.densepose.labels.shape) for d in detections], np.int64)
+    shapes = shapes.reshape(-1, 2)
     reach = _may_share_points(boxes[pairs[:, 0]], gt.boxes[pairs[:, 1]])
     rows = np.flatnonzero(reach[owner])
     for lo in range(0, len(rows), _CHUNK):

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from torch import nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.ops import MultiScaleRoIAlign
 
-from model.config import DensePoseHeadConfig, ModelConfig
+from model.config import CascadeConfig, DensePoseHeadConfig, ModelConfig
 from model.modeling.backbone import build_backbone, fpn_levels
+from model.modeling.cascade import CascadeBranch, TaskHeads
+from model.modeling.fcn import WholeImageBranch
 from model.modeling.heads import ChartPredictor, ConvStackHead, DeepLabHead, FPNDecoder
 from model.modeling.losses import ChartLossWeights
 from model.modeling.pooler import AlignedRoIPooler
 from model.modeling.rcnn import DensePoseRCNN
 from model.modeling.roi_heads import DensePoseBranch
 from model.modeling.weights import StartingWeights
+
+ARCHITECTURES = ("rcnn", "fcn")
 
 
 def loss_weights(cfg: DensePoseHeadConfig) -> ChartLossWeights:
@@ -29,52 +35,27 @@ def loss_weights(cfg: DensePoseHeadConfig) -> ChartLossWeights:
     )
 
 
-def build_densepose_branch(
-    cfg: DensePoseHeadConfig, backbone: BackboneWithFPN, strides: list[int]
-) -> DensePoseBranch:
-    """Decoder (optional), pooler, head and predictor of the DensePose branch.
-
-    Args:
-        strides: strides of the backbone's FPN levels, finest first.
-    """
-    levels = fpn_levels(backbone)
-    decoder = None
-    in_channels = backbone.out_channels
-    pool_names = levels
-    if cfg.decoder:
-        decoder = FPNDecoder(
-            in_channels=in_channels,
-            strides=strides,
-            conv_dim=cfg.decoder_conv_dim,
-            out_channels=cfg.decoder_channels,
-            common_stride=strides[0],
-        )
-        in_channels, pool_names = cfg.decoder_channels, ["decoded"]
-    pooler = AlignedRoIPooler(
-        featmap_names=pool_names,
-        output_size=cfg.pooler_resolution,
-        sampling_ratio=cfg.pooler_sampling_ratio,
-        aligned=cfg.pooler_aligned,
-    )
-    head: nn.Module
+def build_head(cfg: DensePoseHeadConfig, in_channels: int) -> nn.Module:
     if cfg.kind == "v1convx":
-        head = ConvStackHead(
+        return ConvStackHead(
             in_channels=in_channels,
             num_convs=cfg.num_convs,
             conv_dim=cfg.conv_dim,
             kernel=cfg.kernel,
         )
-    elif cfg.kind == "deeplab":
-        head = DeepLabHead(
+    if cfg.kind == "deeplab":
+        return DeepLabHead(
             in_channels=in_channels,
             num_convs=cfg.num_convs,
             conv_dim=cfg.conv_dim,
             kernel=cfg.kernel,
         )
-    else:
-        raise ValueError(f"model.densepose.kind must be v1convx or deeplab, got {cfg.kind!r}")
-    predictor = ChartPredictor(
-        in_channels=int(head.out_channels),
+    raise ValueError(f"model.densepose.kind must be v1convx or deeplab, got {cfg.kind!r}")
+
+
+def build_predictor(cfg: DensePoseHeadConfig, in_channels: int) -> ChartPredictor:
+    return ChartPredictor(
+        in_channels=in_channels,
         coarse_channels=cfg.coarse_segm_channels,
         deconv_kernel=cfg.deconv_kernel,
         up_scale=cfg.up_scale,
@@ -82,16 +63,117 @@ def build_densepose_branch(
         segm_confidence=cfg.segm_confidence,
         epsilon=cfg.confidence_epsilon,
     )
-    return DensePoseBranch(
-        pooler=pooler, head=head, predictor=predictor, decoder=decoder, in_features=levels
+
+
+def build_decoder(
+    cfg: DensePoseHeadConfig, backbone: BackboneWithFPN, strides: list[int]
+) -> FPNDecoder:
+    return FPNDecoder(
+        in_channels=backbone.out_channels,
+        strides=strides,
+        conv_dim=cfg.decoder_conv_dim,
+        out_channels=cfg.decoder_channels,
+        common_stride=strides[0],
     )
+
+
+def build_densepose_branch(
+    cfg: ModelConfig, backbone: BackboneWithFPN, strides: list[int]
+) -> nn.Module:
+    """The DensePose branch of ``cfg``: RoI head, cascade, or whole-image network.
+
+    Args:
+        strides: strides of the backbone's FPN levels, finest first.
+    """
+    dp = cfg.densepose
+    levels = fpn_levels(backbone)
+    head_in = (
+        dp.decoder_channels
+        if dp.decoder or cfg.architecture == "fcn"
+        else int(backbone.out_channels)
+    )
+    head = build_head(dp, head_in)
+    predictor = build_predictor(dp, int(head.out_channels))  # type: ignore[arg-type]
+    if cfg.architecture == "fcn":
+        return WholeImageBranch(
+            decoder=build_decoder(dp, backbone, strides),
+            head=head,
+            predictor=predictor,
+            loss_weights=loss_weights(dp),
+            in_features=levels,
+            out_stride=strides[0] / (2 * dp.up_scale),
+            crop_size=dp.heatmap_size,
+        )
+    common: dict[str, Any] = dict(
+        pooler=AlignedRoIPooler(
+            featmap_names=["decoded"] if dp.decoder else levels,
+            output_size=dp.pooler_resolution,
+            sampling_ratio=dp.pooler_sampling_ratio,
+            aligned=dp.pooler_aligned,
+        ),
+        head=head,
+        predictor=predictor,
+        loss_weights=loss_weights(dp),
+        fg_iou_threshold=dp.fg_iou_threshold,
+        decoder=build_decoder(dp, backbone, strides) if dp.decoder else None,
+        in_features=levels,
+    )
+    cascade = cfg.cascade
+    if not (cascade.masks or cascade.keypoints):
+        return DensePoseBranch(**common)
+    return CascadeBranch(
+        **common, **_cascade_parts(cascade, dp, levels, head_in, int(backbone.out_channels))
+    )
+
+
+def _cascade_parts(
+    cascade: CascadeConfig,
+    dp: DensePoseHeadConfig,
+    levels: list[str],
+    roi_channels: int,
+    fpn_channels: int,
+) -> dict[str, Any]:
+    """Task heads of both stages and the feedback convolutions of the cascade."""
+
+    def tasks(in_channels: int) -> TaskHeads:
+        return TaskHeads(
+            in_channels=in_channels,
+            masks=cascade.masks,
+            keypoints=cascade.keypoints,
+            mask_dims=cascade.mask_dims,
+            keypoint_dims=cascade.keypoint_dims,
+        )
+
+    parts: dict[str, Any] = dict(
+        task_pooler=AlignedRoIPooler(featmap_names=levels, output_size=14, sampling_ratio=2),
+        stage1=tasks(fpn_channels),
+        refine=cascade.refine,
+    )
+    if cascade.refine:
+        stage2_head = build_head(dp, roi_channels)
+        signals = {"densepose": dp.coarse_segm_channels + 3 * 25}
+        if cascade.masks:
+            signals["mask"] = 2
+        if cascade.keypoints:
+            signals["keypoint"] = 17
+        parts |= dict(
+            stage2_head=stage2_head,
+            stage2_predictor=build_predictor(dp, int(stage2_head.out_channels)),  # type: ignore[arg-type]
+            stage2_tasks=tasks(roi_channels),
+            feedback=nn.ModuleDict(
+                {name: nn.Conv2d(c, roi_channels, 1) for name, c in signals.items()}
+            ),
+        )
+    return parts
 
 
 def build_model(cfg: ModelConfig, weights: StartingWeights | None = None) -> nn.Module:
     """The network of ``cfg``, with the starting weights applied (not a checkpoint file)."""
     weights = weights or StartingWeights()
-    if cfg.architecture != "rcnn":
-        raise ValueError(f"model.architecture must be rcnn, got {cfg.architecture!r}")
+    if cfg.architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"model.architecture must be one of {ARCHITECTURES}, got {cfg.architecture!r}"
+        )
     if cfg.densepose.coarse_segm_channels not in (2, 15):
         raise ValueError("model.densepose.coarse_segm_channels must be 2 or 15")
     backbone, strides = build_backbone(
@@ -109,13 +191,9 @@ def build_model(cfg: ModelConfig, weights: StartingWeights | None = None) -> nn.
     anchors = AnchorGenerator(
         sizes=tuple((s,) for s in cfg.anchor_sizes), aspect_ratios=((0.5, 1.0, 2.0),) * levels
     )
-    from torchvision.ops import MultiScaleRoIAlign
-
     model = DensePoseRCNN(
         backbone,
-        densepose=build_densepose_branch(cfg.densepose, backbone, strides),
-        loss_weights=loss_weights(cfg.densepose),
-        densepose_fg_iou=cfg.densepose.fg_iou_threshold,
+        densepose=build_densepose_branch(cfg, backbone, strides),
         min_size_train=tuple(cfg.min_size_train),
         min_size_test=cfg.min_size_test,
         max_size=cfg.max_size,

@@ -137,10 +137,11 @@ class ASPP(nn.Module):
                 )
             )
         self.branches = nn.ModuleList(branches)
+        # The image-pooling branch has one value per channel and RoI: GroupNorm there cannot
+        # train on a batch of one RoI (torch refuses it), so it has a bias instead.
         self.pool = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(in_channels, out_channels, 1, bias=False),
-            _gn(out_channels),
+            nn.Conv2d(in_channels, out_channels, 1),
             nn.ReLU(inplace=True),
         )
         self.project = nn.Sequential(

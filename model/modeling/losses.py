@@ -164,10 +164,12 @@ class PointSampler:
     wy: torch.Tensor
 
     @staticmethod
-    def create(packed: PackedTargets, size: int) -> PointSampler:
+    def create(packed: PackedTargets, size: tuple[int, int]) -> PointSampler:
+        """Sampling of ``[R, C, H, W]`` maps (``size`` = (H, W)) spanning each est box."""
         gt, est = packed.box_gt[packed.point_roi], packed.box_est[packed.point_roi]
-        lo_x, hi_x, wx, valid_x = _axis(packed.x, gt[:, 0], gt[:, 2], est[:, 0], est[:, 2], size)
-        lo_y, hi_y, wy, valid_y = _axis(packed.y, gt[:, 1], gt[:, 3], est[:, 1], est[:, 3], size)
+        h, w = size
+        lo_x, hi_x, wx, valid_x = _axis(packed.x, gt[:, 0], gt[:, 2], est[:, 0], est[:, 2], w)
+        lo_y, hi_y, wy, valid_y = _axis(packed.y, gt[:, 1], gt[:, 3], est[:, 1], est[:, 3], h)
         return PointSampler(
             valid_x & valid_y, packed.roi[packed.point_roi], lo_x, hi_x, lo_y, hi_y, wx, wy
         )
@@ -203,21 +205,22 @@ def _axis(
     return lo, hi, torch.minimum(hi.to(g.dtype), g) - lo.to(g.dtype), valid
 
 
-def resample_masks(packed: PackedTargets, size: int) -> torch.Tensor:
-    """The people's coarse parts ``[R, size, size]`` (int64) seen through each proposal.
+def resample_masks(packed: PackedTargets, size: tuple[int, int]) -> torch.Tensor:
+    """The people's coarse parts ``[R, H, W]`` (int64) seen through each est box.
 
-    Nearest-neighbour sampling of the 256 x 256 box-frame masks at the proposal's grid (cell
-    ``k`` at ``x0_est + w_est * k / size``); outside the person's box is background.
+    Nearest-neighbour sampling of the 256 x 256 box-frame masks at the est box's grid of
+    ``size`` = (H, W) cells (cell ``k`` at ``x0_est + w_est * k / W``); outside the person's
+    box is background.
     """
     gt, est = packed.box_gt, packed.box_est
-    steps = torch.arange(size, device=gt.device, dtype=gt.dtype) / size
 
-    def axis(start: int) -> torch.Tensor:  # normalised [-1, 1] source coordinates, [R, size]
+    def axis(start: int, n: int) -> torch.Tensor:  # normalised [-1, 1] source coords, [R, n]
+        steps = torch.arange(n, device=gt.device, dtype=gt.dtype) / n
         lo = 2 * (est[:, start] - gt[:, start]) / gt[:, start + 2] - 1
         hi = 2 * (est[:, start] + est[:, start + 2] - gt[:, start]) / gt[:, start + 2] - 1
         return lo[:, None] + steps[None] * (hi - lo)[:, None]
 
-    gx, gy = axis(0), axis(1)
+    gx, gy = axis(0, size[1]), axis(1, size[0])
     grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=3)
     masks = packed.masks[:, None].to(gt.dtype)
     out = F.grid_sample(masks, grid, mode="nearest", padding_mode="zeros", align_corners=True)
@@ -243,36 +246,55 @@ def zero_losses(
 
 
 def densepose_losses(
-    outputs: DensePoseChartOutput, packed: PackedTargets | None, weights: ChartLossWeights
+    outputs: DensePoseChartOutput,
+    packed: PackedTargets | None,
+    weights: ChartLossWeights,
+    coarse_labels: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The chart losses of the head's outputs for the packed targets (see module docstring)."""
+    """The chart losses of the head's outputs for the packed targets (see module docstring).
+
+    Args:
+        coarse_labels: (rows, labels ``[M, H, W]``, -1 ignored) of the coarse segmentation,
+            when the caller builds them (the whole-image model); by default each row's
+            person's dp_masks resampled into its box.
+    """
     if packed is None:
         return zero_losses(outputs, weights)
-    size = outputs.u.shape[-1]
+    size = (outputs.u.shape[-2], outputs.u.shape[-1])
     sampler = PointSampler.create(packed, size)
     foreground = sampler.valid & (packed.i > 0)
     if not bool(foreground.any()):
         return zero_losses(outputs, weights)
     losses = zero_losses(outputs, weights)  # keeps every output in the graph
     fine = sampler.sample(outputs.fine_segm)[sampler.valid]
-    losses["loss_densepose_I"] = losses["loss_densepose_I"] + weights.part_weight * F.cross_entropy(
-        fine.float(), packed.i[sampler.valid]
-    )
-    coarse_gt = resample_masks(packed, size)
+    loss_i = F.cross_entropy(fine.float(), packed.i[sampler.valid])
+    losses["loss_densepose_I"] = losses["loss_densepose_I"] + weights.part_weight * loss_i
+    rows, labels = coarse_labels or (packed.roi, resample_masks(packed, size))
     if weights.coarse_channels == 2:
-        coarse_gt = (coarse_gt > 0).long()
-    losses["loss_densepose_S"] = losses[
-        "loss_densepose_S"
-    ] + weights.index_weight * F.cross_entropy(outputs.coarse_segm[packed.roi].float(), coarse_gt)
+        labels = torch.where(labels > 0, 1, labels)
+    loss_s = F.cross_entropy(outputs.coarse_segm[rows].float(), labels, ignore_index=-1)
+    losses["loss_densepose_S"] = losses["loss_densepose_S"] + weights.index_weight * loss_s
+    return losses | uv_losses(outputs, packed, weights, sampler, foreground, losses)
+
+
+def uv_losses(
+    outputs: DensePoseChartOutput,
+    packed: PackedTargets,
+    weights: ChartLossWeights,
+    sampler: PointSampler,
+    foreground: torch.Tensor,
+    zero: dict[str, torch.Tensor],
+) -> dict[str, torch.Tensor]:
+    """Smooth-L1 on U and V at the foreground points (or the UV likelihood with confidences)."""
     fg = _FgPoints(sampler, foreground, packed)
     scale = weights.point_regression_weight * _dense_scale(packed, foreground)
     if weights.uv_confidence == "none":
+        out = {}
         for name, gt in (("U", packed.u), ("V", packed.v)):
             est = fg.sample(getattr(outputs, name.lower()))
-            losses[f"loss_densepose_{name}"] = losses[f"loss_densepose_{name}"] + scale * (
-                F.smooth_l1_loss(est.float(), gt[foreground].float(), reduction="sum")
-            )
-        return losses
+            l1 = F.smooth_l1_loss(est.float(), gt[foreground].float(), reduction="sum")
+            out[f"loss_densepose_{name}"] = zero[f"loss_densepose_{name}"] + scale * l1
+        return out
     nll = uv_nll(
         fg.sample(outputs.u).float() - packed.u[foreground],
         fg.sample(outputs.v).float() - packed.v[foreground],
@@ -281,8 +303,7 @@ def densepose_losses(
         None if outputs.kappa_v is None else fg.sample(outputs.kappa_v),
         weights.epsilon,
     )
-    losses["loss_densepose_UV"] = losses["loss_densepose_UV"] + scale * nll
-    return losses
+    return {"loss_densepose_UV": zero["loss_densepose_UV"] + scale * nll}
 
 
 class _FgPoints:

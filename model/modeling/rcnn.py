@@ -15,8 +15,7 @@ from torch import nn
 from torchvision.models.detection.faster_rcnn import FasterRCNN
 from torchvision.models.detection.transform import resize_boxes
 
-from model.modeling.losses import ChartLossWeights
-from model.modeling.roi_heads import DensePoseBranch, DensePoseRoIHeads
+from model.modeling.roi_heads import DensePoseRoIHeads
 from model.structures import DensePoseChartOutput
 
 
@@ -25,9 +24,7 @@ class DensePoseRCNN(FasterRCNN):
 
     Args:
         backbone: a backbone with FPN (``out_channels`` attribute).
-        densepose: the DensePose branch.
-        loss_weights: the chart loss weights.
-        densepose_fg_iou: IoU a proposal needs with its person to train the branch.
+        densepose: the DensePose branch (RoI, cascade or whole-image).
         min_size_train: shorter image sides drawn from in training (scale jitter).
         min_size_test: shorter image side in inference.
         roi_extra: mask / keypoint parts for torchvision's ``RoIHeads`` (may be empty).
@@ -38,9 +35,7 @@ class DensePoseRCNN(FasterRCNN):
         self,
         backbone: nn.Module,
         *,
-        densepose: DensePoseBranch,
-        loss_weights: ChartLossWeights,
-        densepose_fg_iou: float = 0.7,
+        densepose: nn.Module,
         min_size_train: tuple[int, ...] = (800,),
         min_size_test: int = 800,
         roi_extra: dict[str, nn.Module] | None = None,
@@ -52,8 +47,6 @@ class DensePoseRCNN(FasterRCNN):
         base: Any = getattr(self, "roi_heads")  # noqa: B009 (torchvision leaves it untyped)
         self.roi_heads = DensePoseRoIHeads(
             densepose=densepose,
-            loss_weights=loss_weights,
-            fg_iou_threshold=densepose_fg_iou,
             box_roi_pool=base.box_roi_pool,
             box_head=base.box_head,
             box_predictor=base.box_predictor,

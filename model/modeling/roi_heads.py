@@ -1,11 +1,16 @@
 """DensePose in torchvision's RoI heads, the way torchvision adds masks and keypoints.
 
 :class:`DensePoseRoIHeads` is torchvision's ``RoIHeads`` (boxes, and masks / keypoints when
-given) plus a DensePose branch: in training it keeps the proposals that torchvision sampled,
-picks the positive ones whose IoU with their person exceeds ``fg_iou_threshold`` and trains
-the branch on them (:mod:`model.modeling.losses`); in inference it runs the branch on the
-detected boxes and adds ``"densepose"`` (a :class:`DensePoseChartOutput`) to each image's
-result. Nothing of torchvision's own flow is copied or changed.
+given) plus a DensePose branch. In training it keeps the proposals torchvision sampled and
+hands them to the branch, which picks the ones it trains on and returns its losses; in
+inference it runs the branch on the detected boxes and adds ``"densepose"`` (a
+:class:`DensePoseChartOutput`) to each image's result. Nothing of torchvision's own flow is
+copied or changed.
+
+A branch is any module with ``forward(features, boxes, image_shapes)`` (the maps of given
+boxes) and ``losses(features, image_shapes, targets, proposals, matched_idxs, labels)``:
+:class:`DensePoseBranch` (RoIAlign per box: DensePose R-CNN), the cascade
+(:mod:`model.modeling.cascade`) and the whole-image network (:mod:`model.modeling.fcn`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,34 @@ def paired_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / (area_a + area_b - inter).clamp(min=1e-9)
 
 
+def densepose_proposals(
+    targets: list[dict[str, Any]],
+    proposals: list[torch.Tensor],
+    matched_idxs: list[torch.Tensor],
+    labels: list[torch.Tensor],
+    fg_iou: float,
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """The sampled proposals that train DensePose: positive, IoU with their person above
+    ``fg_iou``, person annotated (points or masks). Returns per image the proposals, their
+    persons' boxes and their persons' indices."""
+    boxes, gt_boxes, people = [], [], []
+    for props, idx, lab, target in zip(proposals, matched_idxs, labels, targets, strict=True):
+        dp: DensePoseTargets = target["densepose"]
+        keep = lab > 0
+        person = idx.clamp(min=0)
+        if len(target["boxes"]):
+            gt = target["boxes"][person]
+            keep &= paired_iou(props, gt) > fg_iou
+            keep &= dp.has_points[person] | dp.has_masks[person]
+        else:
+            gt = props
+            keep &= False
+        boxes.append(props[keep])
+        gt_boxes.append(gt[keep])
+        people.append(idx[keep])
+    return boxes, gt_boxes, people
+
+
 class DensePoseBranch(nn.Module):
     """Boxes -> DensePose maps: optional FPN decoder, RoIAlign, head, predictor.
 
@@ -39,6 +72,8 @@ class DensePoseBranch(nn.Module):
         pooler: pools each box's features.
         head: the convolution stack.
         predictor: the chart predictor.
+        loss_weights: the chart loss weights.
+        fg_iou_threshold: IoU a proposal needs with its person to train the branch.
         decoder: merges the FPN levels before pooling (then the pooler has one level).
         in_features: the FPN levels the decoder (or the pooler) reads, finest first.
     """
@@ -49,6 +84,8 @@ class DensePoseBranch(nn.Module):
         pooler: AlignedRoIPooler,
         head: nn.Module,
         predictor: nn.Module,
+        loss_weights: ChartLossWeights,
+        fg_iou_threshold: float = 0.7,
         decoder: FPNDecoder | None = None,
         in_features: list[str],
     ) -> None:
@@ -58,6 +95,19 @@ class DensePoseBranch(nn.Module):
         self.predictor = predictor
         self.decoder = decoder
         self.in_features = list(in_features)
+        self.loss_weights = loss_weights
+        self.fg_iou_threshold = fg_iou_threshold
+
+    def pooled(
+        self,
+        features: dict[str, torch.Tensor],
+        boxes: list[torch.Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> torch.Tensor:
+        """RoI features ``[R, C, s, s]`` of the boxes of all images."""
+        if self.decoder is not None:
+            features = {"decoded": self.decoder([features[k] for k in self.in_features])}
+        return self.pooler(features, boxes, image_shapes)
 
     def forward(
         self,
@@ -65,34 +115,45 @@ class DensePoseBranch(nn.Module):
         boxes: list[torch.Tensor],
         image_shapes: list[tuple[int, int]],
     ) -> DensePoseChartOutput:
-        if self.decoder is not None:
-            features = {"decoded": self.decoder([features[k] for k in self.in_features])}
-        pooled = self.pooler(features, boxes, image_shapes)
-        return self.predictor(self.head(pooled))
+        return self.predictor(self.head(self.pooled(features, boxes, image_shapes)))
+
+    def predict(
+        self,
+        features: dict[str, torch.Tensor],
+        boxes: list[torch.Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> tuple[DensePoseChartOutput, list[dict[str, torch.Tensor]]]:
+        """Inference: the boxes' maps, and per image any other outputs (none here)."""
+        return self(features, boxes, image_shapes), [{} for _ in boxes]
+
+    def losses(
+        self,
+        features: dict[str, torch.Tensor],
+        image_shapes: list[tuple[int, int]],
+        targets: list[dict[str, Any]],
+        proposals: list[torch.Tensor],
+        matched_idxs: list[torch.Tensor],
+        labels: list[torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        boxes, gt_boxes, people = densepose_proposals(
+            targets, proposals, matched_idxs, labels, self.fg_iou_threshold
+        )
+        outputs = self(features, boxes, image_shapes)
+        packed = pack_targets(boxes, gt_boxes, people, [t["densepose"] for t in targets])
+        return densepose_losses(outputs, packed, self.loss_weights)
 
 
 class DensePoseRoIHeads(RoIHeads):
     """torchvision's RoI heads with a DensePose branch.
 
     Args:
-        densepose: the branch.
-        loss_weights: the chart loss weights.
-        fg_iou_threshold: IoU a positive proposal needs with its person to train the branch.
+        densepose: the branch (see the module docstring).
         **kwargs: torchvision ``RoIHeads`` arguments (box, mask and keypoint parts).
     """
 
-    def __init__(
-        self,
-        *,
-        densepose: DensePoseBranch,
-        loss_weights: ChartLossWeights,
-        fg_iou_threshold: float = 0.7,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, densepose: nn.Module, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.densepose = densepose
-        self.loss_weights = loss_weights
-        self.fg_iou_threshold = fg_iou_threshold
+        self.densepose: Any = densepose
         self._sampled: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] | None
         self._sampled = None
 
@@ -116,12 +177,13 @@ class DensePoseRoIHeads(RoIHeads):
             if targets is None or self._sampled is None:
                 raise ValueError("DensePose training needs targets")
             sampled, self._sampled = self._sampled, None
-            losses.update(self._densepose_losses(features, image_shapes, targets, *sampled))
+            losses.update(self.densepose.losses(features, image_shapes, targets, *sampled))
         else:
             boxes = [r["boxes"] for r in result]
-            outputs = self.densepose_on_boxes(features, boxes, image_shapes)
-            for r, out in zip(result, outputs, strict=True):
-                r["densepose"] = out
+            out, extras = self.densepose.predict(features, boxes, image_shapes)
+            for r, part, extra in zip(result, _split(out, boxes), extras, strict=True):
+                r["densepose"] = part
+                r.update(extra)
         return result, losses
 
     def densepose_on_boxes(
@@ -131,34 +193,10 @@ class DensePoseRoIHeads(RoIHeads):
         image_shapes: list[tuple[int, int]],
     ) -> list[DensePoseChartOutput]:
         """The branch's outputs for given boxes, one :class:`DensePoseChartOutput` per image."""
-        out = self.densepose(features, boxes, image_shapes)
-        splits = torch.tensor([len(b) for b in boxes]).cumsum(0).tolist()
-        starts = [0, *splits[:-1]]
-        return [out[s:e] for s, e in zip(starts, splits, strict=True)]
+        return _split(self.densepose(features, boxes, image_shapes), boxes)
 
-    def _densepose_losses(
-        self,
-        features: dict[str, torch.Tensor],
-        image_shapes: list[tuple[int, int]],
-        targets: list[dict[str, Any]],
-        proposals: list[torch.Tensor],
-        matched_idxs: list[torch.Tensor],
-        labels: list[torch.Tensor],
-    ) -> dict[str, torch.Tensor]:
-        boxes, gt_boxes, people = [], [], []
-        for props, idx, lab, target in zip(proposals, matched_idxs, labels, targets, strict=True):
-            dp: DensePoseTargets = target["densepose"]
-            keep = lab > 0
-            if len(target["boxes"]):
-                gt = target["boxes"][idx.clamp(min=0)]
-                keep &= paired_iou(props, gt) > self.fg_iou_threshold
-                keep &= dp.has_points[idx.clamp(min=0)] | dp.has_masks[idx.clamp(min=0)]
-            else:
-                gt = props
-                keep &= False
-            boxes.append(props[keep])
-            gt_boxes.append(gt[keep])
-            people.append(idx[keep])
-        outputs = self.densepose(features, boxes, image_shapes)
-        packed = pack_targets(boxes, gt_boxes, people, [t["densepose"] for t in targets])
-        return densepose_losses(outputs, packed, self.loss_weights)
+
+def _split(out: DensePoseChartOutput, boxes: list[torch.Tensor]) -> list[DensePoseChartOutput]:
+    """The rows of each image."""
+    ends = torch.tensor([len(b) for b in boxes]).cumsum(0).tolist()
+    return [out[s:e] for s, e in zip([0, *ends[:-1]], ends, strict=True)]

@@ -59,17 +59,21 @@ def test_no_label_comes_from_an_occluded_body(samples, scene_renderer):
 
 
 def test_scene_pass_sees_what_the_surface_renderer_sees(samples, scene_renderer):
-    """The synthetic renderer's face map equals Renderer.render_ids on the same meshes."""
+    """The synthetic renderer's face map equals Renderer.render_ids on the same meshes, but
+    where it cast exact rays (a sliver misjudged by the rasterizer)."""
     body = scene_renderer.body
-    sample = samples[0]
-    meshes = [(p.vertices, body.faces) for p in sample.persons] + sample.occluders
-    ids = scene_renderer.renderer.render_ids(meshes, sample.camera)
-    n = len(sample.persons)
-    person = (ids.instance >= 0) & (ids.instance < n)
-    assert np.array_equal(np.where(person, ids.instance + 1, 0), sample.instance)
-    skin = person & (ids.face < body.n_skin)
-    assert np.array_equal(np.where(skin, ids.face, -1), sample.face)
-    assert np.abs(ids.bary[skin] - sample.bary[skin]).mean() < 1e-3
+    for sample in samples[:2]:
+        meshes = [(p.vertices, body.faces) for p in sample.persons] + sample.occluders
+        ids = scene_renderer.renderer.render_ids(meshes, sample.camera)
+        n = len(sample.persons)
+        person = (ids.instance >= 0) & (ids.instance < n)
+        same = ~sample.cast
+        assert np.count_nonzero(sample.cast) < 1e-3 * np.count_nonzero(person)
+        instance = np.where(person, ids.instance + 1, 0)
+        assert np.array_equal(instance[same], sample.instance[same])
+        skin = person & (ids.face < body.n_skin)
+        assert np.array_equal(np.where(skin, ids.face, -1)[same], sample.face[same])
+        assert np.abs(ids.bary[skin & same] - sample.bary[skin & same]).max() < 1e-6
 
 
 def test_maps_masks_boxes_and_keypoints_agree(samples):

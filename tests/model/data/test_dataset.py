@@ -142,7 +142,7 @@ def test_large_images_are_capped(tmp_path):
         tmp_path / "d.json", tmp_path, max_size=100, instance_masks=True, keypoints=True
     )
     image, target, info = ds[0]
-    assert image.shape == (3, 50, 100) and info.scale == 0.25
+    assert image.shape == (3, 50, 100) and info.scale == 0.25 and ds.info(0) == info
     assert target["boxes"].tolist() == [[10.0, 5.0, 60.0, 30.0]]
     assert target["masks"].shape == (1, 50, 100) and target["masks"][0].sum() == 50 * 25
     assert target["keypoints"][0, 0].tolist() == [25.0, 12.5, 2.0]
@@ -235,3 +235,13 @@ def test_bad_arguments_are_refused(official):
         DensePoseCocoDataset(json_file, images, points="dense")
     with pytest.raises(ValueError, match="points must be"):
         DensePoseCocoDataset(json_file, images, points="all")  # type: ignore[arg-type]
+
+
+def test_unvalidated_files_lose_empty_boxes_and_name_bad_ones(official):
+    json_file, images, _ = official
+    rewrite(json_file, lambda doc: doc["annotations"][1]["bbox"].__setitem__(2, 0.0))
+    ds = DensePoseCocoDataset(json_file, images, validate=False)
+    assert ds.stats.empty_boxes_dropped == 1 and len(by_id(ds, 1).target["boxes"]) == 1
+    rewrite(json_file, lambda doc: doc["annotations"][0].__setitem__("bbox", "wide"))
+    with pytest.raises(DatasetError, match=r"annotation 11, bbox = 'wide'"):
+        DensePoseCocoDataset(json_file, images, validate=False)

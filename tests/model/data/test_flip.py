@@ -127,8 +127,9 @@ def test_flipping_label_maps_twice_comes_back(flip_table):
     c = torch.tensor(cell_centres(), dtype=torch.float32)
     uv = torch.stack([c[rng.integers(0, 256, (20, 30))], c[rng.integers(0, 256, (20, 30))]])
     uv[:, labels == 0] = 0
-    on_chart = flip_table.covered[(labels - 1).clamp(min=0), (uv[1] * 255).long(),
-                                  (uv[0] * 255).long()] & (labels > 0)  # fmt: skip
+    chart = (labels - 1).clamp(min=0)
+    on_chart = flip_table.covered[chart, (uv[1] * 255).long(), (uv[0] * 255).long()]
+    on_chart &= labels > 0
     once = flip_table.flip_labels(labels, uv)
     back_labels, back_uv = flip_table.flip_labels(*once)
     assert torch.equal(back_labels == 0, labels == 0)

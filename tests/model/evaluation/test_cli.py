@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -67,3 +69,12 @@ def test_bad_options_are_user_errors(files):
     args = parse(["score", str(results), "--data", str(data) + ".missing"])
     with pytest.raises(UserError, match=r"gt\.json\.missing: file not found"):
         args.handler(args)
+
+
+def test_registering_the_command_imports_nothing_heavy():
+    code = (
+        "import sys, model.evaluation.cli; "
+        "print(sorted(m for m in ('torch', 'scipy', 'pycocotools', 'PIL') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -45,8 +45,9 @@ def test_ground_truth_fed_back_scores_perfectly(geodesics):
     p = report.pointwise
     assert (p.persons, p.matched) == (3, 3)
     assert p.figures.overall.points == 3 * len(POINTS) and p.figures.overall.misses == 0
-    assert p.figures.overall.mean < 1e-3  # U, V on the 1/255 grid: the same surface points
-    assert p.figures.overall.auc10 > 0.99 and p.figures.overall.auc30 > 0.997
+    # U, V on the 1/255 grid: the same surface points (0.1 mm: the table's float rounding).
+    assert p.figures.overall.mean < 1e-4 and p.figures.overall.median < 1e-4
+    assert p.figures.overall.auc10 > 0.999 and p.figures.overall.auc30 > 0.9995
     assert p.figures.rcp[-1] == 1.0
     assert p.mean_mask_iou == pytest.approx(1.0)
     assert report.dense is None

@@ -86,7 +86,7 @@ def test_point_at_a_cell_reads_that_cell():
     # Box frame 0..256 over an 8-cell grid: x = 32 * k lands exactly on cell k (weight 0).
     out = outputs()
     p = packed([64.0], [96.0], [5], [0.25], [0.75])
-    sampler = PointSampler.create(p, S)
+    sampler = PointSampler.create(p, (S, S))
     assert sampler.lo_x.tolist() == [2] and sampler.lo_y.tolist() == [3]
     assert sampler.wx.tolist() == [0.0] and sampler.wy.tolist() == [0.0]
     w = ChartLossWeights()
@@ -103,7 +103,7 @@ def test_bilinear_sampling_between_cells():
     maps = torch.arange(S * S, dtype=torch.float32).reshape(1, 1, S, S)
     # x = 48 is 1.5 cells: halfway between cells 1 and 2; y = 16 is 0.5 cells.
     p = packed([48.0], [16.0], [1], [0.5], [0.5])
-    value = PointSampler.create(p, S).sample(maps, torch.tensor([0]))
+    value = PointSampler.create(p, (S, S)).sample(maps, torch.tensor([0]))
     assert torch.allclose(value, torch.tensor([0.5 * (1.5 + 9.5)]))
 
 
@@ -124,11 +124,11 @@ def test_coarse_segmentation_target_follows_the_proposal():
     masks[0, :, 128:] = 14  # right half of the person's box is head
     p = packed([16.0], [16.0], [1], [0.5], [0.5], masks=masks, box_est=(4, 0, 4, 8))
     # The proposal is the right half of the box: all head.
-    assert (resample_masks(p, S) == 14).all()
+    assert (resample_masks(p, (S, S)) == 14).all()
     p = packed([16.0], [16.0], [1], [0.5], [0.5], masks=masks, box_est=(0, 0, 16, 8))
     # Twice the box: cells sample x = 0, 2, 4, ...; x = 8 is the box's right edge, which
     # (align_corners=True, as the reference) reads the last mask column; beyond it, background.
-    gt = resample_masks(p, S)
+    gt = resample_masks(p, (S, S))
     assert gt[0, 0].tolist() == [0, 0, 14, 14, 14, 0, 0, 0]
 
 
@@ -142,7 +142,7 @@ def test_dense_targets_are_scaled_to_the_reference_point_count():
         densepose_losses(out, dense, w)["loss_densepose_U"]
         / densepose_losses(out, sparse, w)["loss_densepose_U"]
     )
-    assert float(ratio) == pytest.approx(DENSE_REFERENCE_POINTS / 16)
+    assert float(ratio.detach()) == pytest.approx(DENSE_REFERENCE_POINTS / 16)
 
 
 def test_uv_nll_closed_forms():

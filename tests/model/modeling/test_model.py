@@ -26,6 +26,8 @@ TINY = [
     "model.densepose.decoder_channels=32",
     "model.backbone_norm=gn",
     "model.trainable_backbone_layers=5",
+    "model.cascade.mask_dims=[16]",
+    "model.cascade.keypoint_dims=[16]",
 ]
 
 
@@ -49,17 +51,28 @@ def person(n_points: int = 30) -> DensePoseTargets:
 
 def batch() -> tuple[list[torch.Tensor], list[dict]]:
     images = [torch.rand(3, 96, 80), torch.rand(3, 90, 96)]
+    masks = [torch.zeros(1, 96, 80, dtype=torch.uint8), torch.zeros(1, 90, 96, dtype=torch.uint8)]
+    masks[0][0, 10:90, 12:58] = 1
+    masks[1][0, 12:78, 22:68] = 1
+    keypoints = torch.zeros(1, 17, 3)
+    keypoints[0, :, 0] = torch.linspace(15, 55, 17)
+    keypoints[0, :, 1] = torch.linspace(12, 85, 17)
+    keypoints[0, ::2, 2] = 2  # half visible
     targets = [
         {
             "boxes": torch.tensor([[10.0, 8.0, 60.0, 90.0]]),
             "labels": torch.tensor([1]),
             "densepose": person(),
+            "masks": masks[0],
+            "keypoints": keypoints,
         },
         # a person without DensePose annotation still trains the detector
         {
             "boxes": torch.tensor([[20.0, 10.0, 70.0, 80.0]]),
             "labels": torch.tensor([1]),
             "densepose": DensePoseTargets.empty(1),
+            "masks": masks[1],
+            "keypoints": torch.zeros(1, 17, 3),
         },
     ]
     return images, targets
@@ -73,14 +86,18 @@ def test_preset_trains_and_predicts(name: str):
     model.train()
     images, targets = batch()
     losses = model(images, targets)
-    assert {
-        "loss_densepose_I",
-        "loss_densepose_S",
-        "loss_densepose_U",
-        "loss_densepose_V",
-        "loss_classifier",
-        "loss_objectness",
-    } <= set(losses)
+    expected = {"loss_densepose_I", "loss_densepose_S", "loss_classifier", "loss_objectness"}
+    dp_cfg, cascade = cfg.model.densepose, cfg.model.cascade
+    expected |= (
+        {"loss_densepose_UV"}
+        if dp_cfg.uv_confidence != "none"
+        else {"loss_densepose_U", "loss_densepose_V"}
+    )
+    if cascade.masks:
+        expected |= {"loss_mask"} | ({"loss_mask_stage1"} if cascade.refine else set())
+    if cascade.keypoints:
+        expected.add("loss_keypoint")
+    assert expected <= set(losses)
     total = sum(losses.values())
     assert torch.isfinite(total) and float(total.detach()) > 0
     total.backward()
@@ -98,6 +115,10 @@ def test_preset_trains_and_predicts(name: str):
         size,
         size,
     )
+    if cascade.masks:
+        assert out[0]["masks"].shape[1:] == (1, 96, 80)  # pasted on the image
+    if cascade.keypoints:
+        assert out[0]["keypoints"].shape[1:] == (17, 3)
     (result,) = to_results(given[0], torch.tensor([[5.0, 5.0, 50.0, 70.0]]))
     assert result.labels.shape == (65, 45) and result.uv.shape == (2, 65, 45)
 

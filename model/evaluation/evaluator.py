@@ -45,12 +45,15 @@ def evaluate(
     Args:
         ground_truth: DensePose-COCO file, its parsed dict, or a loaded :class:`GroundTruth`.
         detections: the detections (any order; scores decide).
-        atlas: chart atlas of the body (default: the shipped Anny atlas).
-        geodesics: its geodesic table (default: loaded from the cache, or built: minutes).
+        atlas: chart atlas of the body, used when ``geodesics`` is not given (default: the
+            shipped Anny atlas).
+        geodesics: the atlas's geodesic table (default: loaded from the cache, or built:
+            minutes); its atlas is the one the scoring uses.
         images_root: folder of the truth files (``gt_file``); default: the JSON's folder.
         kappa: GPS normalisation: ``"per_part"`` (reference) or metres (paper: 0.255).
         modes: AP modes among "gps", "gpsm", "iou" (empty: pointwise figures only).
-        dense: score every skin pixel (synthetic folders); None: when truth files exist.
+        dense: score every skin pixel (synthetic folders); None: when truth files exist and
+            their folder is known (a file, or ``images_root``).
         gt_boxes: detections were made on the true boxes (matched by ``gt_id`` or identical
             box); None: when every detection carries a ``gt_id``.
 
@@ -75,14 +78,14 @@ def evaluate(
     need_masks = bool(set(modes) & {"gpsm", "iou"})
     matched_iou = _fill_blocks(gt, detections, blocks, errors, kappa, match, need_masks)
     clock.lap("masks")
-    ap = {mode: evaluate_mode(gt, detections, blocks, mode) for mode in modes}
+    ap = {mode: evaluate_mode(gt, blocks, mode) for mode in modes}
     clock.lap("matching_ap")
     how = "gt_id or identical box" if gt_boxes else "greedy by score, box IoU >= 0.5"
     pointwise = pointwise_report(gt, match, errors, matched_iou, how)
     dense_figures = None
-    if dense or (dense is None and has_truth_files(gt)):
-        if gt.root is None:
-            raise ValueError("dense figures need images_root: the synthetic folder")
+    if dense and gt.root is None:
+        raise ValueError("dense figures need images_root: the synthetic folder")
+    if gt.root is not None and (dense or (dense is None and has_truth_files(gt))):
         dense_figures = dense_report(gt, detections, match, geodesics, gt.root)
         clock.lap("dense")
     return EvaluationReport(
@@ -187,28 +190,28 @@ def _fill_blocks(
 
 
 class _MaskCache:
-    """Image RLEs of detections and annotations, each built once."""
+    """Pasted masks of detections and annotations, each built once."""
 
     def __init__(self, gt: GroundTruth, detections: Sequence[Detection]) -> None:
         self.gt, self.detections = gt, detections
-        self._det: dict[int, masks.RLE] = {}
-        self._ann: dict[int, masks.RLE] = {}
+        self._det: dict[int, masks.Pasted] = {}
+        self._ann: dict[int, masks.Pasted] = {}
 
     def _size(self, image_id: int) -> tuple[int, int]:
         record = self.gt.images[image_id]
         return int(record["height"]), int(record["width"])
 
-    def detection(self, d: int) -> masks.RLE:
+    def detection(self, d: int) -> masks.Pasted:
         if d not in self._det:
             det = self.detections[d]
             labels = det.densepose.labels.numpy()
             self._det[d] = masks.paste(labels, det.bbox, *self._size(det.image_id))
         return self._det[d]
 
-    def annotation(self, a: int) -> masks.RLE:
+    def annotation(self, a: int) -> masks.Pasted:
         if a not in self._ann:
             ann = self.gt.annotations[a]
-            self._ann[a] = masks.ground_truth_rle(ann, *self._size(int(ann["image_id"])))
+            self._ann[a] = masks.ground_truth_mask(ann, *self._size(int(ann["image_id"])))
         return self._ann[a]
 
 
