@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 from annotator.dataset.densepose_io import export_densepose
 from annotator.dataset.records import ProposalStatus, TaskState
 from annotator.dataset.store import Project
+from annotator.ui.models.compare import FILE as COMPARE_FILE
+from annotator.ui.models.compare import CompareDialog
 from annotator.ui.models.evaluate import FILE, EvaluateDialog
 from annotator.ui.models.runs_dialog import RunsDialog
 
@@ -139,11 +141,25 @@ def test_comparison_report_is_shown(opened, tmp_path):
     assert "no `dpstudio model compare`" in dock.browser.toPlainText()
 
 
-def test_compare_command_end_to_end(opened, qtbot, trained):
-    done = dpstudio("model", "compare", "--help", timeout=120)
-    if done.returncode != 0:
-        pytest.skip("`dpstudio model compare` does not exist yet (issue 12)")
-    pytest.skip("needs a project with gold tasks (the demo's); run by hand")
+def test_compare_from_the_menu(opened, qtbot, trained):
+    """The real ``dpstudio model compare`` on the tiny run, its report shown in the dock."""
+    window = opened
+    synth, run = trained
+    use_run(window, run)
+
+    def fill(dialog: CompareDialog) -> None:
+        assert dialog.list.count() == 1
+        dialog.source.setCurrentText(COMPARE_FILE)
+        dialog.data.setText(str(synth))
+        dialog.timing.setChecked(False)
+
+    answer_dialog(CompareDialog, fill)
+    window.models.actions.compare.trigger()
+    qtbot.waitUntil(lambda: not window.models.busy(), timeout=TIMEOUT)
+    dock = window.models.comparison_dock
+    assert dock.folder is not None, dock.browser.toPlainText()
+    assert (dock.folder / "report.csv").is_file()
+    assert "tiny" in dock.browser.toPlainText()
 
 
 def test_runs_window_lists_and_deletes(opened, qtbot, trained, monkeypatch):

@@ -11,10 +11,13 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDockWidget,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QTextBrowser,
@@ -33,10 +36,14 @@ def report_file(folder: Path) -> Path | None:
     return None
 
 
-class CompareDialog(QDialog):
-    """Pick the runs to compare (their final or latest checkpoints)."""
+GOLD = "The project's gold tasks"
+FILE = "A DensePose-COCO file or synthetic folder"
 
-    def __init__(self, runs: list[RunInfo], parent: QWidget | None = None) -> None:
+
+class CompareDialog(QDialog):
+    """Pick the runs to compare (their final or latest checkpoints) and the common data."""
+
+    def __init__(self, runs: list[RunInfo], has_gold: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare models")
         self.runs = [r for r in runs if r.checkpoints]
@@ -48,15 +55,37 @@ class CompareDialog(QDialog):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked)
             self.list.addItem(item)
+        self.source = QComboBox()
+        self.source.addItems(([GOLD] if has_gold else []) + [FILE])
+        self.data = QLineEdit()
+        self.data.setPlaceholderText("densepose.json or a `dpstudio synth` folder")
+        self.timing = QCheckBox("Also time a few training iterations of each run")
+        self.timing.setChecked(True)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Runs to compare on the evaluation data:"))
+        layout.addWidget(QLabel("Runs to compare on the same data:"))
         layout.addWidget(self.list)
+        layout.addWidget(self.source)
+        layout.addWidget(self.data)
+        layout.addWidget(self.timing)
         layout.addWidget(buttons)
+
+    def data_path(self) -> Path | None:
+        """The data file or folder (None: the project's gold tasks).
+
+        Raises:
+            ValueError: a file was asked for and does not exist.
+        """
+        if self.source.currentText() == GOLD:
+            return None
+        text = self.data.text().strip()
+        if not text or not Path(text).exists():
+            raise ValueError(f"choose the data: {text or 'nothing given'} does not exist")
+        return Path(text)
 
     def chosen(self) -> list[RunInfo]:
         return [

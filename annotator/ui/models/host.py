@@ -337,25 +337,30 @@ class ModelHost(QObject):
         """Model > Compare...: ``dpstudio model compare`` on chosen runs, shown in a dock."""
         from annotator.ui.models.compare import CompareDialog
 
-        dialog = CompareDialog(self.runs(), self.window)
+        session = self._session_of()
+        has_gold = session is not None and bool(session.project.gold_person_ids())
+        dialog = CompareDialog(self.runs(), has_gold, self.window)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         chosen = dialog.chosen()
-        session = self._session_of()
         out = self.runs_dir() / "comparisons" / time.strftime("%Y%m%d-%H%M%S")
         try:
-            if len(chosen) < 1:
+            if not chosen:
                 raise ValueError("choose at least one run with a checkpoint")
-            if session is not None and session.project.gold_person_ids():
+            data = dialog.data_path()
+            if data is None:
+                assert session is not None
                 data, images = self._export_gold(session, out)
+                extra = ["--images", str(images)]
             else:
-                raise ValueError("comparing needs the project's gold tasks as common data")
+                extra = []
         except Exception as exc:
             self._warn("Cannot compare", str(exc))
             return
+        timing = "3" if dialog.timing.isChecked() else "0"
         command = [python(), "-m", "annotator.cli", "model", "compare",
-                   *(str(r.path) for r in chosen), "--data", str(data), "--images", str(images),
-                   "--out", str(out)]  # fmt: skip
+                   *(str(r.path) for r in chosen), "--data", str(data), *extra,
+                   "--train-iterations", timing, "--out", str(out)]  # fmt: skip
         dock = self._comparison_dock()
         dock.show_message(f"Comparing {', '.join(r.name for r in chosen)}...")
         self._start("comparison", [command], lambda ok, text: self._compared(out, ok, text))
