@@ -25,6 +25,7 @@ from annotator.dataset.errors import ProjectError
 from annotator.dataset.masks import labels_to_rles, to_box256
 from annotator.dataset.records import GoldTruth, PartMask, SamplePoints, TaskState
 from annotator.dataset.sampling import sample_mask
+from annotator.surface.points import SurfacePoints
 
 if TYPE_CHECKING:
     from annotator.dataset.store import Project
@@ -111,24 +112,23 @@ def gold_points(project: Project, person_id: int, gold: GoldTruth) -> SamplePoin
 def export_gold(project: Project, out: Path) -> int:
     """Write the gold tasks with their true (I, U, V) and part masks; returns the persons.
 
+    The truth's (I, U, V) are read off its stored maps, or computed from its surface points
+    through the project's chart atlas when it stores none.
+
     Raises:
         ProjectError: the project has no gold task (or none with truth at its points).
     """
     images, annotations = {}, []
     for person_id in project.gold_person_ids():
         gold = project.gold(person_id)
+        if gold is None:
+            continue
         person = project.person(person_id)
-        if gold is None or gold.i is None or gold.u is None or gold.v is None:
-            continue
         points = gold_points(project, person_id, gold)
-        col = np.floor(points.x).astype(np.int64) - gold.x0
-        row = np.floor(points.y).astype(np.int64) - gold.y0
-        h, w = gold.labels.shape
-        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        c, r = np.clip(col, 0, w - 1), np.clip(row, 0, h - 1)
-        keep = inside & (gold.i[r, c] > 0)
-        if not keep.any():
+        found = _true_iuv(project, gold, points)
+        if found is None:
             continue
+        keep, i, u, v = found
         box = person.box
         image = project.image(person.image_id)
         images[image.id] = {
@@ -148,19 +148,17 @@ def export_gold(project: Project, out: Path) -> int:
                 "bbox": box.as_list(),
                 "dp_x": _rel(points.x[keep], box.x, box.w),
                 "dp_y": _rel(points.y[keep], box.y, box.h),
-                "dp_I": gold.i[r, c][keep].astype(int).tolist(),
-                "dp_U": np.round(gold.u[r, c][keep].astype(np.float64), 6).tolist(),
-                "dp_V": np.round(gold.v[r, c][keep].astype(np.float64), 6).tolist(),
+                "dp_I": i.astype(int).tolist(),
+                "dp_U": np.round(u.astype(np.float64), 6).tolist(),
+                "dp_V": np.round(v.astype(np.float64), 6).tolist(),
                 "dp_masks": labels_to_rles(labels256),
             }
         )
     if not annotations:
         raise ProjectError(f"{project.directory}: no gold task with truth to evaluate on")
+    info = {"description": "gold tasks of a DensePose Studio project", "body_model": project.body}
     doc = {
-        "info": {
-            "description": "gold tasks of a DensePose Studio project",
-            "body_model": project.body,
-        },
+        "info": info,
         "images": list(images.values()),
         "annotations": annotations,
         "categories": [PERSON_CATEGORY],
@@ -168,6 +166,28 @@ def export_gold(project: Project, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(jsonio.dumps(doc))
     return len(annotations)
+
+
+def _true_iuv(
+    project: Project, gold: GoldTruth, points: SamplePoints
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(keep [N] bool, I, U, V [M])``: the truth at the points on the body, or None."""
+    col = np.floor(points.x).astype(np.int64) - gold.x0
+    row = np.floor(points.y).astype(np.int64) - gold.y0
+    h, w = gold.labels.shape
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    c, r = np.clip(col, 0, w - 1), np.clip(row, 0, h - 1)
+    keep = inside & (gold.face[r, c] >= 0)
+    if not keep.any():
+        return None
+    if gold.i is not None and gold.u is not None and gold.v is not None:
+        keep &= gold.i[r, c] > 0
+        return keep, gold.i[r, c][keep], gold.u[r, c][keep], gold.v[r, c][keep]
+    from annotator.surface.atlas import load_atlas
+
+    surface = SurfacePoints(gold.face[r, c][keep], gold.bary[r, c][keep].astype(np.float64))
+    i, u, v = load_atlas(project.body).to_iuv(surface)
+    return keep, np.asarray(i), np.asarray(u), np.asarray(v)
 
 
 def _rel(values: np.ndarray, start: float, size: float) -> list[float]:

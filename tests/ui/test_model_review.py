@@ -16,7 +16,7 @@ from annotator.dataset.records import ProposalStatus, TaskState
 from annotator.dataset.store import Project
 from annotator.ui.models.compare import FILE as COMPARE_FILE
 from annotator.ui.models.compare import CompareDialog
-from annotator.ui.models.evaluate import FILE, EvaluateDialog
+from annotator.ui.models.evaluate import FILE, GOLD, EvaluateDialog
 from annotator.ui.models.runs_dialog import RunsDialog
 
 from .models_helpers import TINY, answer_dialog, dpstudio
@@ -73,6 +73,49 @@ def test_evaluate_a_checkpoint_from_the_menu(opened, qtbot, trained):
     assert dock.rcp.points("model (evaluation)") == len(report["pointwise"]["rcp"]["values"])
 
 
+@pytest.fixture(scope="module")
+def gold_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two gold tasks (the rest body, front and back) answered by a simulated annotator."""
+    from annotator.accuracy.simulate import SimulatedAnnotator
+    from annotator.surface.geodesic import Geodesics
+
+    from ..accuracy.gold_project import make_gold_project
+
+    directory = tmp_path_factory.mktemp("gold") / "project"
+    project, atlas = make_gold_project(directory, azimuths=(0.0, 180.0))
+    sim = SimulatedAnnotator("alice", dict.fromkeys(range(1, 15), 0.04), seed=1)
+    sim.annotate(project, atlas, geodesics=Geodesics.load_or_build(atlas))
+    project.close()
+    return directory
+
+
+def test_evaluate_on_the_gold_tasks_beside_the_annotators(window, qtbot, trained, gold_dir):
+    """The default data: the project's gold tasks; the heat maps of the model's errors and of
+    the annotators' are side by side, with the same per-part table."""
+    assert window.projects.open_path(gold_dir)
+    qtbot.waitUntil(window.canvas.has_image, timeout=10_000)
+    run = use_run(window, trained[1])
+
+    def fill(dialog: EvaluateDialog) -> None:
+        assert dialog.source.currentText() == GOLD and dialog.heatmap.isChecked()
+
+    answer_dialog(EvaluateDialog, fill)
+    window.models.actions.evaluate.trigger()
+    dock = window.models.evaluation_dock
+    qtbot.waitUntil(lambda: not window.models.busy(), timeout=TIMEOUT)
+    (out,) = (run / "evaluations").iterdir()
+    assert (out / "gold.json").is_file() and (out / "evaluation.json").is_file()
+    gold = json.loads((out / "gold_errors.json").read_text())
+    assert gold["people"]["overall"]["points"] > 0 and gold["model"]["overall"]["points"] > 0
+    names = [dock.heatmaps.itemAt(k).widget().objectName() for k in range(dock.heatmaps.count())]
+    assert names == ["heatmap-model", "heatmap-people"], dock.title.text()
+    assert dock.people.rowCount() >= 2 and dock.people.item(0, 0).text() == "all"
+    assert dock.rcp.points("people (gold tasks)") > 0
+    window.session.flush()
+    people = window.session.project.annotators()
+    assert [a.name for a in people] == ["alice"], "evaluating writes nothing in the project"
+
+
 def test_preannotate_accept_one_reject_another(opened, qtbot, trained, monkeypatch):
     window = opened
     use_run(window, trained[1])
@@ -116,6 +159,9 @@ def test_preannotate_accept_one_reject_another(opened, qtbot, trained, monkeypat
     stats = project.stats()
     assert stats.confirmed_machine_answers == accepted.made_answers
     assert stats.machine_answers >= accepted.made_answers
+    confirmed = f"({stats.confirmed_machine_answers} confirmed)"
+    assert "machine-made answers" in window.status.progress.text()
+    assert confirmed in window.status.progress.text()
     # Export: the accepted proposal is data; unconfirmed found persons can be left out.
     out = Path(session.path) / "export.json"
     with Project.open(session.path, readonly=True) as reader:
