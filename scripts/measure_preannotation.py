@@ -16,9 +16,10 @@ using a model, with the annotators' own ruler (:mod:`annotator.accuracy`):
   answer at the gold tasks' points (sampled in the true labels), misses counted as never
   correct (:mod:`model.inference.gold_errors`).
 
-Beside them, the reference: the DensePose paper's human annotators (AUC10 0.563, AUC30
-0.835) and the simulated annotator of ``scripts/make_accuracy_figures.py``. A model trained
-for minutes on the CPU is weak; the figures say so.
+Beside them, the reference: a simulated annotator with the paper's per-part errors
+(``annotator.accuracy.simulate``) answering the same points, and the DensePose paper's human
+annotators (AUC10 0.563, AUC30 0.835). A model trained for minutes on the CPU is weak; the
+figures say so.
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 
-def demo_copy(folder: Path) -> Path:
-    """A copy of the demo project (built first if needed) in ``folder``."""
+def demo_copy(folder: Path, name: str) -> Path:
+    """A copy of the demo project (built first if needed) in ``folder / name``."""
     from annotator.synth.demo import ensure_demo_project
 
     source = ensure_demo_project()
-    target = folder / "demo"
+    target = folder / name
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock", "*-wal", "*-shm"))
     return target
 
@@ -94,11 +95,27 @@ def full_preannotation(checkpoint: Path, project_dir: Path, out: Path) -> dict[s
 
 
 def stage2_only(checkpoint: Path, project_dir: Path, out: Path) -> dict[str, Any]:
-    """The model's answers at the gold tasks' own points (misses never correct)."""
+    """The model's answers at the gold tasks' own points (misses never correct), beside a
+    simulated annotator with the paper's per-part errors answering the same points."""
+    from annotator.accuracy.simulate import SimulatedAnnotator
+    from annotator.dataset.store import Project
+    from annotator.surface.atlas import load_atlas
+    from annotator.surface.geodesic import Geodesics
     from model.inference.gold_errors import run
 
+    with Project.open(project_dir) as project:
+        atlas = load_atlas(project.body)
+        geodesics = Geodesics.load_or_build(atlas)
+        SimulatedAnnotator("simulated", seed=0).annotate(project, atlas, geodesics=geodesics)
     record = run(checkpoint, project_dir, out)
-    overall = record["model"]["overall"]
+    return {
+        name: _overall(record[name]["overall"])
+        | {"heatmap": str(out / record["heatmaps"][name]) if name in record["heatmaps"] else ""}
+        for name in ("model", "people")
+    }
+
+
+def _overall(overall: dict[str, Any]) -> dict[str, Any]:
     return {
         "points": overall["points"],
         "misses": overall["misses"],
@@ -106,7 +123,6 @@ def stage2_only(checkpoint: Path, project_dir: Path, out: Path) -> dict[str, Any
         "auc30": _round(overall["auc30"]),
         "mean_cm": _round(100 * overall["mean"]) if overall["mean"] is not None else None,
         "median_cm": _round(100 * overall["median"]) if overall["median"] is not None else None,
-        "heatmap": str(out / record["heatmaps"]["model"]) if "model" in record["heatmaps"] else "",
     }
 
 
@@ -120,7 +136,11 @@ def _round(value: Any) -> Any:
 
 
 def report(record: dict[str, Any]) -> str:
-    full, only = record["full"], record["stage2_only"]
+    full, only, sim = (
+        record["full"],
+        record["stage2_only"]["model"],
+        record["stage2_only"]["people"],
+    )
     lines = [
         f"Checkpoint {record['checkpoint']} (iteration {record['iteration']}) on the demo's "
         f"{full['gold_tasks']} gold tasks; pre-annotation took {full['seconds']} s.",
@@ -133,6 +153,8 @@ def report(record: dict[str, Any]) -> str:
         f"| stage 2 only, misses never correct | {only['auc10']} | {only['auc30']} | "
         f"{only['mean_cm']} | {only['median_cm']} | {only['points']} "
         f"({only['misses']} missed) |",
+        f"| simulated annotator (paper-like errors), same points | {sim['auc10']} | "
+        f"{sim['auc30']} | {sim['mean_cm']} | {sim['median_cm']} | {sim['points']} |",
         "| DensePose paper, human annotators | 0.563 | 0.835 | | | |",
         "",
         f"Stage 1: the proposed masks' mean part IoU against the truth is "
@@ -154,12 +176,13 @@ def main() -> int:
     work = args.out or Path(tempfile.mkdtemp(prefix="measure-preannotation-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        project = demo_copy(work)
         record = {
             "checkpoint": str(ckpt.path),
             "iteration": ckpt.iteration,
-            "stage2_only": stage2_only(args.checkpoint, project, work / "stage2_only"),
-            "full": full_preannotation(args.checkpoint, project, work),
+            "stage2_only": stage2_only(
+                args.checkpoint, demo_copy(work, "stage2_only"), work / "stage2_only_figures"
+            ),
+            "full": full_preannotation(args.checkpoint, demo_copy(work, "full"), work),
         }
     finally:
         if args.out is None:

@@ -89,6 +89,9 @@ class ModelTour:
         pid = session.project.gold_person_ids()[0]
         w.navigator.set_image(session.person(pid).image_id, pid)
         self.until(w.canvas.has_image)
+        if args.skip_training:
+            self.preannotate(args.checkpoint, pid)
+            return
         run = self.train(args)
         runner = w.models.runner
         want = max(3, int(args.iterations * 0.6))
@@ -98,9 +101,12 @@ class ModelTour:
         self.wait(1.0)
         self.shot("app_training_dock")
         self.until(lambda: not runner.busy(), 3600)
-        checkpoint = args.checkpoint or run / "model_final.pth"
-        w.models.checkpoint = Path(checkpoint)
         w.models.training_dock.hide()
+        self.preannotate(args.checkpoint or run / "model_final.pth", pid)
+
+    def preannotate(self, checkpoint: Path, pid: int) -> None:
+        w, session = self.w, self.w.session
+        w.models.checkpoint = Path(checkpoint)
         w.models.actions.preannotate_image.trigger()
         self.until(lambda: not w.models.busy(), 900)
         self.wait(1.0)
@@ -122,6 +128,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--eval-period", type=int, default=10)
     parser.add_argument("--set", action="append", default=[])
+    parser.add_argument(
+        "--skip-training", action="store_true", help="only pre-annotate with --checkpoint"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     ModelTour(args.out).run(args)
