@@ -158,7 +158,7 @@ class EvaluationDock(QDockWidget):
         self.ap = _table(["mode", *AP_COLUMNS])
         self.parts = _table(["part", *PART_COLUMNS])
         self.people = _table(["part", *PART_COLUMNS])
-        self.rcp = CurvePlot("ratio of correct points", "geodesic error (cm)", "RCP")
+        self.rcp = CurvePlot("ratio of correct points", "geodesic error (cm)", "RCP", fraction=True)
         self.heatmaps = QHBoxLayout()
         body = QWidget()
         layout = QVBoxLayout(body)

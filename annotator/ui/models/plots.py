@@ -17,9 +17,15 @@ class CurvePlot(pg.PlotWidget):
     """Named curves that are replaced whole on each update."""
 
     def __init__(
-        self, title: str, x_label: str, y_label: str, parent: QWidget | None = None
+        self,
+        title: str,
+        x_label: str,
+        y_label: str,
+        parent: QWidget | None = None,
+        fraction: bool = False,
     ) -> None:
         super().__init__(parent, background="w")
+        self.fraction = fraction  # values in [0, 1]: the axis starts at 0
         self.setTitle(title, color="#333", size="10pt")
         self.setLabel("bottom", x_label)
         self.setLabel("left", y_label)
@@ -40,6 +46,9 @@ class CurvePlot(pg.PlotWidget):
                 curve = self.plot([], [], pen=pen, name=name, symbol="o", symbolSize=3)
                 self._curves[name] = curve
             curve.setData(list(xs), list(ys))
+        if self.fraction:
+            top = max((max(ys) for _, ys in series.values() if ys), default=0.0)
+            self.setYRange(0.0, min(1.0, max(0.05, 1.1 * top)), padding=0.02)
 
     def names(self) -> list[str]:
         return sorted(self._curves)
