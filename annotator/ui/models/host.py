@@ -443,15 +443,21 @@ class ModelHost(QObject):
                    "--out", str(out), "--progress-json"]  # fmt: skip
         if scope != "project":
             command += ["--images", ",".join(map(str, ids))]
-        if self._start("pre-annotation", [command], lambda ok, t: self._proposed(out, ok, t)):
+        path = session.path
+        done = lambda ok, text: self._proposed(out, ok, text, path)  # noqa: E731
+        if self._start("pre-annotation", [command], done):
             self._message(f"Pre-annotating {len(ids)} image(s) with {self.checkpoint.name}...")
 
-    def _proposed(self, file: Path, ok: bool, text: str) -> None:
+    def _proposed(self, file: Path, ok: bool, text: str, path: str) -> None:
         session = self._session_of()
         if not ok:
-            self._warn("Pre-annotation failed", text)
+            file.unlink(missing_ok=True)
+            if text != "cancelled":
+                self._warn("Pre-annotation failed", text)
             return
-        if session is None:
+        if session is None or session.path != path or session.readonly:
+            file.unlink(missing_ok=True)
+            self._message("Pre-annotation ended after its project was closed: nothing stored.")
             return
         from model.inference.proposals import read_proposals
 

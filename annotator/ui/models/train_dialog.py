@@ -62,7 +62,8 @@ class TrainDialog(QDialog):
 
     Args:
         runs_dir: where new runs go (the project's ``runs`` folder).
-        runs: the existing runs (stopped ones can be resumed).
+        runs: the existing runs (any with a checkpoint can be resumed, a finished one to
+            train longer with more iterations).
         has_project: a project is open (its data can be exported).
     """
 
@@ -72,7 +73,7 @@ class TrainDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Train a model")
         self.runs_dir = runs_dir
-        self.runs = {r.name: r for r in runs if r.status != "done"}
+        self.runs = {r.name: r for r in runs if r.checkpoints}  # a done run can train longer
         self.preset = QComboBox()
         for name, description in presets():
             self.preset.addItem(name, name)
