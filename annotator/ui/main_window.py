@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
 )
 
-from annotator.dataset.records import Person, TaskState
+from annotator.dataset.records import Person, TaskState, is_machine
 from annotator.ui.actions import setup_actions
 from annotator.ui.app import apply_theme, show_error
 from annotator.ui.boxes import BoxLayer
@@ -374,6 +374,9 @@ class MainWindow(QMainWindow):
         if not dialog.exec():
             return
         name, theme = dialog.values()
+        if is_machine(name):
+            self.status.message("Names starting with 'model:' are kept for models.")
+            name = ""
         if name and name != self.settings.annotator:
             self.settings.annotator = name
             if self.session is not None:
