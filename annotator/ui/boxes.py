@@ -56,7 +56,7 @@ class BoxItem(QGraphicsItem):
         proposed = ""
         if proposal is not None:
             found = "found " if proposal.made_box else ""
-            proposed = f" · {found}proposed {proposal.score:.2f} (K accepts, Shift+K rejects)"
+            proposed = f" · {found}proposed {proposal.score:.2f}"
         self._text = f"#{person.id}{STATE_MARK[person.state]}{gold_mark}{proposed}"
         self._refresh_label()
 

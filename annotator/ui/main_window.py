@@ -261,7 +261,15 @@ class MainWindow(QMainWindow):
             return
         person = session.person(pid)
         gold = " · gold task" if session.is_gold(pid) else ""
-        self.stage1_panel.person_label.setText(f"Person #{pid} · {STATE_WORDS[person.state]}{gold}")
+        proposal = session.pending_proposals(person.image_id).get(pid)
+        review = ""
+        if proposal is not None:
+            review = (
+                f"\nproposed by {proposal.model} ({proposal.score:.2f}): K accepts, Shift+K rejects"
+            )
+        self.stage1_panel.person_label.setText(
+            f"Person #{pid} · {STATE_WORDS[person.state]}{gold}{review}"
+        )
 
     def _update_title(self) -> None:
         session, image_id = self.session, self.navigator.image_id

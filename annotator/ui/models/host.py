@@ -89,6 +89,8 @@ class ModelHost(QObject):
         self.runner = TrainRunner(self)
         self.runner.finished.connect(self._on_run_finished)
         self.checkpoint: Path | None = None
+        #: Detections a model adds as found persons score at least this (new tasks: high).
+        self.find_threshold = 0.7
         self.training_dock: Any = None
         self.evaluation_dock: Any = None
         self.comparison_dock: Any = None
@@ -440,7 +442,8 @@ class ModelHost(QObject):
         out = self.runs_dir() / ".proposals" / f"{time.strftime('%Y%m%d-%H%M%S')}.npz"
         command = [python(), "-m", "model.inference.preannotate", "--checkpoint",
                    str(self.checkpoint), "--project", str(session.project.directory),
-                   "--out", str(out), "--progress-json"]  # fmt: skip
+                   "--out", str(out), "--progress-json",
+                   "--score-threshold", str(self.find_threshold)]  # fmt: skip
         if scope != "project":
             command += ["--images", ",".join(map(str, ids))]
         path = session.path
