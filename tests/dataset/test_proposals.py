@@ -196,16 +196,3 @@ def test_a_version_1_project_opens_and_upgrades(tmp_path: Path) -> None:
         assert project.add_proposals(MODEL, [_proposal(1, 5)]) == [5]
     with Project.open(file.parent, readonly=True) as project:
         assert project.stats().proposals[ProposalStatus.PROPOSED] == 1
-
-
-def test_undo_of_a_deletion_gives_the_proposals_back(tmp_path: Path) -> None:
-    from annotator.ui.snapshot import PersonSnapshot
-
-    project, image, person = _project(tmp_path)
-    project.add_proposals(MODEL, [_proposal(image, person)])
-    snapshot = PersonSnapshot.take(project, person)
-    project.delete_person(person)
-    assert project.proposals()[0].person_id is None
-    snapshot.restore(project)
-    assert project.pending_proposals()[person].model == MODEL
-    assert project.answers(person, MODEL).answered.all()

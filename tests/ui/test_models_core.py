@@ -227,3 +227,18 @@ def test_a_proposal_file_round_trips(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"not an archive")
     with pytest.raises(Exception):  # noqa: B017 (numpy's own error for a broken file)
         read_proposals(tmp_path / "bad.npz")
+
+
+def test_undo_of_a_deletion_gives_the_proposals_back(tmp_path: Path) -> None:
+    from annotator.ui.snapshot import PersonSnapshot
+
+    from ..dataset.test_proposals import MODEL, _project, _proposal
+
+    project, image, person = _project(tmp_path)
+    project.add_proposals(MODEL, [_proposal(image, person)])
+    snapshot = PersonSnapshot.take(project, person)
+    project.delete_person(person)
+    assert project.proposals()[0].person_id is None
+    snapshot.restore(project)
+    assert project.pending_proposals()[person].model == MODEL
+    assert project.answers(person, MODEL).answered.all()
