@@ -242,3 +242,25 @@ def test_undo_of_a_deletion_gives_the_proposals_back(tmp_path: Path) -> None:
     snapshot.restore(project)
     assert project.pending_proposals()[person].model == MODEL
     assert project.answers(person, MODEL).answered.all()
+
+
+def test_a_repainted_mask_gets_fresh_points_under_a_models_answers(tmp_path: Path) -> None:
+    """Stage 2 re-samples a person whose only answers are a model's (they go with their
+    points); a person's answer settles the points, as before."""
+    from annotator.ui.stage2.session import run_sampling, sampling_job, store_points
+
+    from ..dataset.test_proposals import MODEL, _project, _proposal
+
+    project, image, person = _project(tmp_path)
+    project.add_proposals(MODEL, [_proposal(image, person)])
+    labels = np.zeros((120, 80), np.uint8)
+    labels[:, :40], labels[:, 40:] = 2, 3  # the person paints other parts
+    project.save_part_mask(person, "alice", PartMask(labels, 20, 20))
+    job = sampling_job(project, person)
+    assert job is not None and job.mask.annotator == "alice"
+    points = run_sampling(job)
+    store_points(project, person, points)
+    assert set(project.sample_points(person).part) == {2, 3}
+    assert project.answers(person, MODEL) is None  # made for the old points
+    project.save_answer(person, 0, "alice", iuv=(3, 0.5, 0.5))
+    assert sampling_job(project, person) is None
