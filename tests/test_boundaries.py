@@ -111,5 +111,21 @@ for name in ("app", "project", "dataset", "synth", "accuracy", "body"):
 
 
 def test_the_app_window_modules_load_qt_but_no_torch_or_renderer() -> None:
-    code = "import annotator.ui.app, annotator.ui.main_window, annotator.ui.stage2_host"
+    code = (
+        "import annotator.ui.app, annotator.ui.main_window, annotator.ui.stage2_host, "
+        "annotator.ui.models.host"
+    )
     assert loaded_after(code) == ["PySide6", "shiboken6"]
+
+
+def test_the_model_docks_load_pyqtgraph_but_never_torch() -> None:
+    """The Model menu's docks draw with pyqtgraph (imported when first shown) and read the
+    model's outputs (proposal files, run folders, reports) without the model's stack: the
+    model itself only ever runs in child processes (docs/adr/0009-models-in-the-app.md)."""
+    code = (
+        "import annotator.ui.models.train_dock, annotator.ui.models.evaluate, "
+        "annotator.ui.models.compare, annotator.ui.models.runs_dialog, "
+        "annotator.ui.models.train_dialog, model.inference.proposals\n"
+        "annotator.ui.models.train_dialog.presets()"
+    )
+    assert loaded_after(code) == ["PySide6", "pyqtgraph", "shiboken6"]

@@ -171,7 +171,9 @@ def _add_stats(sub: Any, formatter: type) -> None:
         description=(
             "Count images, persons by task state (todo, segmented, corresponded,\n"
             "reviewed), part masks, sampled points, answers (and 'not visible' ones),\n"
-            "annotators and gold tasks. Reads only: works while the app has it open."
+            "annotators and gold tasks; with model pre-annotation, the proposals by review\n"
+            "status and how many answers are machine-made and confirmed by people.\n"
+            "Reads only: works while the app has it open."
         ),
         formatter_class=formatter,
     )
@@ -187,8 +189,9 @@ def _add_export(sub: Any, formatter: type) -> None:
             "Write DensePose-COCO JSON. Every image with at least one person at --state\n"
             "or later is written with all its persons; those at the state carry their\n"
             "DensePose data (dp_masks from 'segmented', points from 'corresponded').\n"
-            "The file is replaced only when the export succeeds. Works while the app has\n"
-            "the project open."
+            "A person's answer always wins over a model's proposed one; --confirmed-only\n"
+            "leaves out model proposals nobody accepted. The file is replaced only when\n"
+            "the export succeeds. Works while the app has the project open."
         ),
         epilog="example:\n  dpstudio project export myproj --out dp_train.json --state reviewed",
         formatter_class=formatter,
@@ -203,6 +206,11 @@ def _add_export(sub: Any, formatter: type) -> None:
     )
     p.add_argument(
         "--annotator", help="export only this annotator's work (default: latest answer per point)"
+    )
+    p.add_argument(
+        "--confirmed-only",
+        action="store_true",
+        help="leave out what models proposed (pre-annotation) and nobody accepted",
     )
     p.set_defaults(handler=_export)
 
@@ -396,6 +404,15 @@ def _stats(args: argparse.Namespace) -> int:
         ("annotators", ", ".join(s.annotators) or "-"),
         ("gold tasks", s.gold),
     ]
+    if any(s.proposals.values()):
+        rows += [
+            ("model proposals", ", ".join(f"{n} {k.name.lower()}" for k, n in s.proposals.items())),
+            ("  machine masks", s.machine_masks),
+            (
+                "  machine answers",
+                f"{s.machine_answers} ({s.confirmed_machine_answers} confirmed by people)",
+            ),
+        ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
@@ -412,6 +429,7 @@ def _export(args: argparse.Namespace) -> int:
             args.out,
             min_state=TaskState.parse(args.state),
             annotator=args.annotator,
+            confirmed_only=args.confirmed_only,
             progress=bars,
         )
     print(
@@ -421,6 +439,13 @@ def _export(args: argparse.Namespace) -> int:
     )
     if report.left_out:
         print(f"left out {report.left_out} unanswered or 'not visible' point(s)")
+    if report.machine_points:
+        print(f"{report.machine_points} point(s) carry a model's answer that no person gave")
+    if report.unconfirmed_left_out:
+        print(
+            f"left out {report.unconfirmed_left_out} unconfirmed model proposal(s) "
+            "(found persons, masks, answer sets)"
+        )
     if report.clipped:
         print(
             f"warning: {report.clipped} point(s) lay outside their person's box (box edited "

@@ -8,10 +8,13 @@ persons that reached the state:
 * ``dp_masks`` (14 RLEs over the box, 256 x 256) for tasks at least *segmented*;
 * ``dp_x``, ``dp_y``, ``dp_I``, ``dp_U``, ``dp_V`` for tasks at least *corresponded* (the five
   lists may be empty if every point was "not visible"). For each point the latest answer of
-  any annotator counts (or the chosen annotator's); "not visible" and unanswered points are
-  left out. ``dp_x = (x - box_x) / box_w * 255`` (the official notebook's convention, which
-  maps 0 and 255 to the box edges), rounded to 4 decimals so that export, import and export
-  again give the same file.
+  any person counts (or the chosen annotator's), else a model's proposed answer (a model's
+  answer never hides a person's, whatever their times); "not visible" and unanswered points
+  are left out. ``confirmed_only`` leaves out what models proposed and nobody accepted: the
+  persons they found, their masks and their answers (docs/adr/0009).
+  ``dp_x = (x - box_x) / box_w * 255`` (the official notebook's convention, which maps 0 and
+  255 to the box edges), rounded to 4 decimals so that export, import and export again give
+  the same file.
 
 Import is the inverse: images, persons (ids kept), ``dp_masks`` stored verbatim, points
 with their I/U/V as one annotator's answers, and task states: *corresponded* (or
@@ -45,7 +48,14 @@ from annotator.dataset.coco_import import (
     plan_coco,
     write_plan,
 )
-from annotator.dataset.records import Answers, AnswerStatus, MaskFrame, Person, TaskState
+from annotator.dataset.records import (
+    Answers,
+    AnswerStatus,
+    MaskFrame,
+    Person,
+    TaskState,
+    is_machine,
+)
 from annotator.dataset.store_tasks import ExportItem
 from annotator.surface.parts import COCO_KEYPOINTS, COCO_SKELETON, FINE_TO_COARSE
 from annotator.surface.points import SurfacePoints
@@ -195,6 +205,9 @@ class ExportReport:
         points: points written.
         left_out: answered-"not visible" and unanswered points left out.
         clipped: points outside their box, moved onto its edge (box edited after sampling).
+        machine_points: points written from a model's answer (proposed or accepted).
+        unconfirmed_left_out: persons, masks and answer sets of models that nobody accepted,
+            left out (``confirmed_only``).
     """
 
     file: Path
@@ -205,6 +218,8 @@ class ExportReport:
     points: int = 0
     left_out: int = 0
     clipped: int = 0
+    machine_points: int = 0
+    unconfirmed_left_out: int = 0
 
 
 def export_densepose(
@@ -213,6 +228,7 @@ def export_densepose(
     *,
     min_state: TaskState = TaskState.CORRESPONDED,
     annotator: str | None = None,
+    confirmed_only: bool = False,
     progress: Progress | None = None,
 ) -> ExportReport:
     """Write the project as DensePose-COCO JSON (atomically).
@@ -222,6 +238,7 @@ def export_densepose(
         out: the output file; replaced only when the export succeeded.
         min_state: persons whose task reached this state carry DensePose data.
         annotator: export only this annotator's masks and answers (default: the latest).
+        confirmed_only: leave out models' proposals that nobody accepted.
         progress: called as ``progress("export", done, total)``.
     """
     out = Path(out)
@@ -231,17 +248,42 @@ def export_densepose(
     total = project.count_export(min_state)
     info = {"description": "DensePose-COCO annotations made with DensePose Studio"}
     info["body_model"] = project.body
+    found, pairs = project.unconfirmed() if confirmed_only else (set(), set())
     with atomic_write(out) as handle:
         handle.write('{"info":' + jsonio.dumps(info) + ',"images":[')
         handle.write(",".join(jsonio.dumps(_image_dict(im)) for im in images))
         handle.write('],"annotations":[\n')
+        first = True
         for k, item in enumerate(project.iter_export(min_state, annotator)):
-            handle.write((",\n" if k else "") + jsonio.dumps(_annotation(item, min_state, report)))
             if progress and (k % 2000 == 0 or k == total - 1):
                 progress("export", k + 1, total)
+            if confirmed_only and not _confirmed(item, found, pairs, report):
+                continue
+            handle.write(
+                ("" if first else ",\n") + jsonio.dumps(_annotation(item, min_state, report))
+            )
+            first = False
         handle.write('\n],"categories":[' + jsonio.dumps(PERSON_CATEGORY) + "]}\n")
     report.images = len(images)
     return report
+
+
+def _confirmed(
+    item: ExportItem, found: set[int], pairs: set[tuple[int, str]], report: ExportReport
+) -> bool:
+    """Drop what models proposed and nobody accepted; False when the whole person goes."""
+    pid = item.person.id
+    assert pid is not None
+    if pid in found:
+        report.unconfirmed_left_out += 1
+        return False
+    if item.mask is not None and (pid, item.mask.annotator) in pairs:
+        item.mask = None
+        report.unconfirmed_left_out += 1
+    kept = [a for a in item.answers if (pid, a.annotator) not in pairs]
+    report.unconfirmed_left_out += len(item.answers) - len(kept)
+    item.answers = kept
+    return True
 
 
 def _image_dict(image: Any) -> dict[str, Any]:
@@ -294,6 +336,7 @@ def _dp_points(item: ExportItem, report: ExportReport) -> dict[str, list[Any]]:
         return {key: [] for key in ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")}
     index, i, u, v = choose_answers(len(points), item.answers)
     report.left_out += len(points) - len(index)
+    report.machine_points += machine_chosen(len(points), item.answers, index)
     box = item.person.box
     dx = (points.x[index] - box.x) / box.w * 255.0
     dy = (points.y[index] - box.y) / box.h * 255.0
@@ -312,7 +355,8 @@ def _dp_points(item: ExportItem, report: ExportReport) -> dict[str, list[Any]]:
 def choose_answers(
     n: int, answers: list[Answers]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For each of ``n`` points, the latest answer of any annotator; keep visible ones.
+    """For each of ``n`` points, the latest answer of any person, else of a model; keep
+    visible ones.
 
     Returns:
         ``(index [M], I [M], U [M], V [M])``: the points (task order) answered with a spot.
@@ -325,14 +369,31 @@ def choose_answers(
     i = np.zeros(n, np.int64)
     u, v = np.zeros(n), np.zeros(n)
     visible = np.zeros(n, bool)
-    for a in answers:  # ordered by annotator id: ties go to the later annotator
+    # Models first, people after: a person's answer replaces a model's whatever the times.
+    ordered = sorted(answers, key=lambda a: not is_machine(a.annotator))
+    by_person = np.zeros(n, bool)
+    for a in ordered:  # by annotator id within each group: ties go to the later annotator
         when = np.where(np.isnan(a.time), -np.inf, a.time)
-        newer = a.answered & (when >= best_time)
+        person = not is_machine(a.annotator)
+        newer = a.answered & ((when >= best_time) | (person & ~by_person))
+        by_person[newer] = person
         best_time[newer] = when[newer]
         visible[newer] = a.visible[newer]
         i[newer], u[newer], v[newer] = a.i[newer], a.u[newer], a.v[newer]
     index = np.flatnonzero(visible)
     return index, i[index], u[index], v[index]
+
+
+def machine_chosen(n: int, answers: list[Answers], index: np.ndarray) -> int:
+    """How many of the chosen points (``index``) carry a model's answer: no person answered
+    them."""
+    if not any(is_machine(a.annotator) for a in answers):
+        return 0
+    by_person = np.zeros(n, bool)
+    for a in answers:
+        if not is_machine(a.annotator):
+            by_person |= a.answered
+    return int(np.count_nonzero(~by_person[index]))
 
 
 @contextlib.contextmanager

@@ -55,6 +55,23 @@ class AnswerStatus(enum.IntEnum):
     NOT_VISIBLE = 2  # "not visible / unsure"
 
 
+class ProposalStatus(enum.IntEnum):
+    """Where a model's proposal for a person stands (docs/adr/0009-models-in-the-app.md)."""
+
+    PROPOSED = 0  # made by a model, not reviewed yet
+    ACCEPTED = 1  # a person confirmed it (one key), possibly after correcting it
+    REJECTED = 2  # a person rejected it: the model's mask and answers are gone
+
+
+#: Annotators whose name starts with this are machines (model runs), never people.
+MACHINE_PREFIX = "model:"
+
+
+def is_machine(annotator: str | None) -> bool:
+    """Whether an annotator's name is a model's (``model:<run>``)."""
+    return bool(annotator) and str(annotator).startswith(MACHINE_PREFIX)
+
+
 @dataclass(frozen=True)
 class Box:
     """An axis-aligned box ``[x, y, w, h]`` in image pixels (COCO ``bbox``)."""
@@ -299,6 +316,66 @@ class GoldTruth:
             raise ValueError(f"i, u, v must have shape {shape}")
 
 
+@dataclass
+class PersonProposal:
+    """What a model proposes for one person (input of ``Project.add_proposals``).
+
+    Attributes:
+        image_id: the image.
+        box: the person's box (the existing person's, or the one the model found).
+        score: the model's detection score in [0, 1] (1.0 on a box a person drew).
+        person_id: the existing person, or None for a person the model found.
+        mask: the model's 14-part label map (IMAGE frame), or None.
+        points: the sample points ``answers`` refer to (the person's own, or sampled from
+            ``mask`` when it had none), or None.
+        answers: the model's answers at ``points`` (its ``annotator`` is the model's name),
+            unanswered where the model saw no body.
+    """
+
+    image_id: int
+    box: Box
+    score: float
+    person_id: int | None = None
+    mask: PartMask | None = None
+    points: SamplePoints | None = None
+    answers: Answers | None = None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A stored proposal: what a model made for a person and how people reviewed it.
+
+    Attributes:
+        id: row id.
+        person_id: the person, or None once deleted (a rejected found person).
+        image_id: the image.
+        model: the machine annotator's name (``model:<run>``).
+        score: detection score in [0, 1].
+        box: the box the model saw or proposed.
+        made_box: the model found the person (its box is the model's).
+        made_mask: the model's part mask was stored.
+        made_answers: answers the model proposed.
+        status: proposed, accepted or rejected.
+        decided_by: who accepted or rejected it.
+        decided: unix time of that decision.
+        created: unix time of the proposal.
+    """
+
+    id: int
+    person_id: int | None
+    image_id: int
+    model: str
+    score: float
+    box: Box
+    made_box: bool
+    made_mask: bool
+    made_answers: int
+    status: ProposalStatus
+    decided_by: str | None
+    decided: float | None
+    created: float
+
+
 @dataclass(frozen=True)
 class ImageTasks:
     """How far the tasks (non-crowd persons) of one image are: what an image list shows."""
@@ -312,7 +389,13 @@ class ImageTasks:
 
 @dataclass
 class ProjectStats:
-    """Counts that describe a project."""
+    """Counts that describe a project.
+
+    ``proposals`` counts the persons models pre-annotated by review status; ``machine_masks``
+    and ``machine_answers`` count masks and answered points made by models (people's are in
+    ``masks`` and ``answers`` too: those count every annotator), and
+    ``confirmed_machine_answers`` the machine answers a person accepted.
+    """
 
     body: str
     images: int
@@ -326,3 +409,7 @@ class ProjectStats:
     not_visible: int
     annotators: list[str]
     gold: int
+    proposals: dict[ProposalStatus, int] = field(default_factory=dict)
+    machine_masks: int = 0
+    machine_answers: int = 0
+    confirmed_machine_answers: int = 0

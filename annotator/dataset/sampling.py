@@ -118,6 +118,8 @@ def sample_mask(
     width = grid.shape[1]
     rng = np.random.default_rng(seed)
     present = np.flatnonzero(counts)
+    if len(present) == 0:  # only parts too small to sample (stray pixels)
+        return SamplePoints.empty()
     groups = []
     for part in present:
         cells = flat_index[order[bounds[part] : bounds[part + 1]]]

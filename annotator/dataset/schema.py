@@ -13,6 +13,18 @@ Layout (see docs/adr/0003-project-store.md):
 * ``answers``: one annotator's answers to a person's points, one packed array per pair.
 * ``gold``: exact ground truth of synthetic persons (compressed arrays).
 * ``state_log``: every task state change (who, when), for audit and throughput figures.
+
+Version 2 (machine-made proposals, docs/adr/0009-models-in-the-app.md):
+
+* ``annotators.model``: for a machine annotator (a model run, named ``model:...``), the
+  checkpoint that made its work; NULL for people.
+* ``proposals``: one row per person a model pre-annotated: which model, its score, the box it
+  proposed, whether it made the box (a person it found), the mask and how many answers, and
+  the review (proposed, accepted, rejected; by whom, when). The mask and answers themselves
+  are the machine annotator's rows in ``part_masks`` and ``answers``, beside people's, so
+  nothing a person made is ever overwritten. ``person_id`` becomes NULL when the person is
+  deleted (a rejected found person): the row keeps the box so a later run does not propose
+  it again.
 """
 
 from __future__ import annotations
@@ -101,8 +113,32 @@ CREATE TABLE state_log (
 CREATE INDEX state_log_by_person ON state_log(person_id);
 """
 
+_V2 = """
+ALTER TABLE annotators ADD COLUMN model TEXT;
+CREATE TABLE proposals (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER REFERENCES persons(id) ON DELETE SET NULL,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    model_id INTEGER NOT NULL REFERENCES annotators(id),
+    score REAL NOT NULL,
+    x REAL NOT NULL,
+    y REAL NOT NULL,
+    w REAL NOT NULL,
+    h REAL NOT NULL,
+    made_box INTEGER NOT NULL,
+    made_mask INTEGER NOT NULL,
+    made_answers INTEGER NOT NULL,
+    status INTEGER NOT NULL DEFAULT 0 CHECK (status BETWEEN 0 AND 2),
+    decided_by INTEGER REFERENCES annotators(id),
+    decided REAL,
+    created REAL NOT NULL
+);
+CREATE INDEX proposals_by_person ON proposals(person_id);
+CREATE INDEX proposals_by_image ON proposals(image_id)
+"""
+
 #: Migration ``k`` (0-based) takes a file from version k to version k + 1.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 #: The version this code writes and reads.
 SCHEMA_VERSION = len(MIGRATIONS)

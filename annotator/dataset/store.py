@@ -17,7 +17,8 @@ project for writing (:class:`ProjectLockedError` for a second one); any number m
 The connection, transactions, meta data and annotators are in
 :mod:`annotator.dataset.store_core`; the masks, points, answers and gold truth half of the API
 in :mod:`annotator.dataset.store_tasks`; the summaries (``stats``, ``image_tasks``) in
-:mod:`annotator.dataset.store_overview`.
+:mod:`annotator.dataset.store_overview`; machine-made proposals and their review in
+:mod:`annotator.dataset.store_proposals`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from annotator.dataset.store_core import (
     person_row,
 )
 from annotator.dataset.store_overview import OverviewMixin
-from annotator.dataset.store_tasks import TaskStoreMixin
+from annotator.dataset.store_proposals import ProposalMixin
 
 PROJECT_FILE = "project.dpstudio"
 LOCK_SUFFIX = ".lock"
@@ -60,7 +61,7 @@ def project_file(directory: str | os.PathLike[str]) -> Path:
     return path if path.suffix == Path(PROJECT_FILE).suffix else path / PROJECT_FILE
 
 
-class Project(OverviewMixin, TaskStoreMixin):
+class Project(OverviewMixin, ProposalMixin):
     """An open annotation project. Use :meth:`create` or :meth:`open`, then :meth:`close`.
 
     Also a context manager: ``with Project.open(path) as project: ...``.

@@ -6,7 +6,15 @@ Mixed into :class:`annotator.dataset.store.Project`, built on
 
 from __future__ import annotations
 
-from annotator.dataset.records import ImageTasks, ProjectStats, TaskState
+from typing import Any
+
+from annotator.dataset.records import (
+    MACHINE_PREFIX,
+    ImageTasks,
+    ProjectStats,
+    ProposalStatus,
+    TaskState,
+)
 from annotator.dataset.store_core import StoreCore
 
 
@@ -37,7 +45,34 @@ class OverviewMixin(StoreCore):
             not_visible=int(not_visible),
             annotators=[a.name for a in self.annotators()],
             gold=one("SELECT COUNT(*) FROM gold"),
+            **self._machine_counts(),
         )
+
+    def _machine_counts(self) -> dict[str, Any]:
+        """Proposals by status, masks and answered points made by models, and the machine
+        answers people accepted."""
+        by_status = dict.fromkeys(ProposalStatus, 0)
+        for status, count in self._conn.execute(
+            "SELECT status, COUNT(*) FROM proposals GROUP BY status"
+        ):
+            by_status[ProposalStatus(status)] = int(count)
+        machine = f"SELECT id FROM annotators WHERE name LIKE '{MACHINE_PREFIX}%'"
+        confirmed = self._scalar(
+            "SELECT COALESCE(SUM(a.n_answered), 0) FROM answers a JOIN proposals p "
+            "ON p.person_id = a.person_id AND p.model_id = a.annotator_id WHERE p.status = ?",
+            (int(ProposalStatus.ACCEPTED),),
+        )
+        return {
+            "proposals": by_status,
+            "machine_masks": self._scalar(
+                f"SELECT COUNT(*) FROM part_masks WHERE annotator_id IN ({machine})"
+            ),
+            "machine_answers": self._scalar(
+                "SELECT COALESCE(SUM(n_answered), 0) FROM answers "
+                f"WHERE annotator_id IN ({machine})"
+            ),
+            "confirmed_machine_answers": confirmed,
+        }
 
     def image_tasks(self, image_id: int | None = None) -> list[ImageTasks]:
         """Per image (all, or one), how far its tasks are, by image id.

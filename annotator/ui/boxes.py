@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.dataset.records import Box, Person, TaskState
+from annotator.dataset.records import Box, Person, Proposal, TaskState
 from annotator.ui.canvas import Canvas, CanvasTool
 from annotator.ui.navigation import Navigator
 from annotator.ui.session import Session
@@ -24,6 +24,8 @@ from annotator.ui.session import Session
 SELECTED = QColor(0, 200, 255)
 OTHER = QColor(255, 255, 255)
 CROWD = QColor(150, 150, 150)
+#: A model's proposal waiting for review (dashed, orange; docs/adr/0009).
+PROPOSED = QColor(255, 150, 30)
 STATE_MARK = {
     TaskState.TODO: "",
     TaskState.SEGMENTED: " · segmented",
@@ -39,18 +41,23 @@ MIN_SIDE = 4.0
 class BoxItem(QGraphicsItem):
     """One person's box with its label; handles when selected and editable."""
 
-    def __init__(self, person: Person, gold: bool) -> None:
+    def __init__(self, person: Person, gold: bool, proposal: Proposal | None = None) -> None:
         super().__init__()
         assert person.id is not None
         self.person_id = person.id
         self.crowd = person.iscrowd
+        self.proposal = proposal
         self.selected = False
         self.handles = False
         self._rect = QRectF(person.box.x, person.box.y, person.box.w, person.box.h)
         self.setZValue(5)
         self._label = BoxLabel(self)
         gold_mark = " · gold" if gold else ""
-        self._text = f"#{person.id}{STATE_MARK[person.state]}{gold_mark}"
+        proposed = ""
+        if proposal is not None:
+            found = "found " if proposal.made_box else ""
+            proposed = f" · {found}proposed {proposal.score:.2f}"
+        self._text = f"#{person.id}{STATE_MARK[person.state]}{gold_mark}{proposed}"
         self._refresh_label()
 
     @property
@@ -68,8 +75,15 @@ class BoxItem(QGraphicsItem):
         self._refresh_label()
         self.update()
 
+    def _color(self) -> QColor:
+        if self.crowd:
+            return CROWD
+        if self.proposal is not None:
+            return PROPOSED
+        return SELECTED if self.selected else OTHER
+
     def _refresh_label(self) -> None:
-        color = CROWD if self.crowd else SELECTED if self.selected else OTHER
+        color = self._color()
         self._label.set_text(self._text + (" · crowd" if self.crowd else ""), color)
         self._label.setPos(self._rect.topLeft())
 
@@ -80,8 +94,10 @@ class BoxItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         zoom = option.levelOfDetailFromTransform(painter.worldTransform()) or 1.0
-        color = CROWD if self.crowd else SELECTED if self.selected else OTHER
+        color = self._color()
         style = Qt.PenStyle.DotLine if self.crowd else Qt.PenStyle.SolidLine
+        if self.proposal is not None:
+            style = Qt.PenStyle.DashLine
         outline = QPen(QColor(0, 0, 0, 160), 4 if self.selected else 3)
         outline.setCosmetic(True)
         painter.setPen(outline)
@@ -182,9 +198,10 @@ class BoxLayer(QObject):
         if self._session is None or image_id is None:
             return
         gold = self._session.gold_ids()
+        pending = self._session.pending_proposals(image_id)
         for person in self._session.persons(image_id):
             assert person.id is not None
-            item = BoxItem(person, person.id in gold)
+            item = BoxItem(person, person.id in gold, pending.get(person.id))
             self._canvas.scene().addItem(item)
             self._items[person.id] = item
         self._restyle()

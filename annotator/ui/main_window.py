@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
 )
 
-from annotator.dataset.records import Person, TaskState
+from annotator.dataset.records import Person, TaskState, is_machine
 from annotator.ui.actions import setup_actions
 from annotator.ui.app import apply_theme, show_error
 from annotator.ui.boxes import BoxLayer
@@ -26,6 +26,7 @@ from annotator.ui.canvas import Canvas
 from annotator.ui.dialogs import ABOUT, SettingsDialog, ShortcutsDialog
 from annotator.ui.image_list import STATE_WORDS, ImageListPanel
 from annotator.ui.images import ImageLoader
+from annotator.ui.models.host import ModelHost
 from annotator.ui.navigation import Navigator
 from annotator.ui.overlays import OverlayLayer
 from annotator.ui.palette import Stage1Panel
@@ -75,6 +76,14 @@ class MainWindow(QMainWindow):
         self.central = setup_central(self)
         self.images_dock = setup_dock(self)
         self.accuracy_dock = setup_accuracy_dock(self)
+        self.models = ModelHost(
+            self,
+            lambda: self.session,
+            lambda: self.navigator.image_id,
+            lambda: self.navigator.person_id,
+            self.image_list.ordered_ids,
+            lambda text: self.status.message(text),
+        )
         self.menus = setup_menus(self)
         self.toolbar = setup_toolbar(self)
         self.status = StatusBinding(self.statusBar())
@@ -100,6 +109,7 @@ class MainWindow(QMainWindow):
         self.overlays.set_session(session)
         self.stage2.set_session(session)
         self.accuracy_dock.set_session(session)
+        self.models.set_session(session)
         self.status.refresh_progress(session)
         if session is None:
             self.status.set_annotator(self.settings.annotator)
@@ -251,7 +261,15 @@ class MainWindow(QMainWindow):
             return
         person = session.person(pid)
         gold = " · gold task" if session.is_gold(pid) else ""
-        self.stage1_panel.person_label.setText(f"Person #{pid} · {STATE_WORDS[person.state]}{gold}")
+        proposal = session.pending_proposals(person.image_id).get(pid)
+        review = ""
+        if proposal is not None:
+            review = (
+                f"\nproposed by {proposal.model} ({proposal.score:.2f}): K accepts, Shift+K rejects"
+            )
+        self.stage1_panel.person_label.setText(
+            f"Person #{pid} · {STATE_WORDS[person.state]}{gold}{review}"
+        )
 
     def _update_title(self) -> None:
         session, image_id = self.session, self.navigator.image_id
@@ -364,6 +382,9 @@ class MainWindow(QMainWindow):
         if not dialog.exec():
             return
         name, theme = dialog.values()
+        if is_machine(name):
+            self.status.message("Names starting with 'model:' are kept for models.")
+            name = ""
         if name and name != self.settings.annotator:
             self.settings.annotator = name
             if self.session is not None:
@@ -383,7 +404,7 @@ class MainWindow(QMainWindow):
             apply_theme(app, theme)
 
     def show_shortcuts(self) -> None:
-        ShortcutsDialog(self.acts.all(), self, stage2_keys()).exec()
+        ShortcutsDialog([*self.acts.all(), *self.models.actions], self, stage2_keys()).exec()
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About DensePose Studio", ABOUT)
@@ -440,6 +461,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.models.confirm_close():  # a model at work: asked, stopping, or kept
+            event.ignore()
+            return
         if cancel_running():  # close once the work in progress has stopped
             self.status.message("Stopping the work in progress; close again when it is done.")
             event.ignore()
@@ -447,6 +471,7 @@ class MainWindow(QMainWindow):
         self._store_settings()
         self.stage2.shutdown()
         self.accuracy_dock.shutdown()
+        self.models.shutdown()
         if self.session is not None:
             self._close_session(self.session)
             self.session = None

@@ -15,7 +15,15 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from annotator.dataset.masks import EncodedMask
-from annotator.dataset.records import Box, ImageRecord, Person, TaskState
+from annotator.dataset.records import (
+    Box,
+    ImageRecord,
+    Person,
+    PersonProposal,
+    Proposal,
+    ProposalStatus,
+    TaskState,
+)
 from annotator.dataset.store import Project
 from annotator.ui.label_map import LabelMap, Rect, box_region
 from annotator.ui.paint_tools import Patch, apply_patch
@@ -262,6 +270,55 @@ class Session(QObject):
             return
         self.project.set_state(person_id, state, annotator=self.annotator)
         self.taskChanged.emit(person.image_id, person_id)
+
+    # -- model proposals (pre-annotation) -------------------------------------------------
+
+    def pending_proposals(self, image_id: int | None = None) -> dict[int, Proposal]:
+        """Person id -> the model proposal waiting for review (of one image, or all)."""
+        if image_id is None:
+            return self.project.pending_proposals()
+        found = self.project.proposals(image_id=image_id, status=ProposalStatus.PROPOSED)
+        return {p.person_id: p for p in found if p.person_id is not None}
+
+    def add_proposals(
+        self, model: str, checkpoint: str, proposals: list[PersonProposal]
+    ) -> list[int]:
+        """Store a model's proposals (the store keeps people's work untouched); returns the
+        persons proposed for. Their masks are shown at once."""
+        self.flush()
+        persons = self.project.add_proposals(model, proposals, checkpoint=checkpoint)
+        images = set()
+        for pid in persons:
+            self._maps.pop(pid, None)
+            images.add(self.project.person(pid).image_id)
+        for image_id in sorted(images):
+            self.personsChanged.emit(image_id)
+        for pid in persons:
+            self.maskChanged.emit(pid, None)
+        return persons
+
+    def accept_proposal(self, person_id: int) -> int:
+        """Confirm a person's pending proposals (one key); returns how many."""
+        self.flush()
+        count = self.project.accept_proposals(person_id, self.annotator)
+        if count:
+            self.taskChanged.emit(self.project.person(person_id).image_id, person_id)
+        return count
+
+    def reject_proposal(self, person_id: int) -> tuple[int, bool]:
+        """Reject a person's pending proposals: the model's mask and answers go (and a person
+        the model found). Returns (how many, whether the person was deleted)."""
+        self.flush()
+        image_id = self.project.person(person_id).image_id
+        count, deleted = self.project.reject_proposals(person_id, self.annotator)
+        if count:
+            self._maps.pop(person_id, None)
+            if deleted:
+                self._keep.discard(person_id)
+            self.personsChanged.emit(image_id)
+            if not deleted:
+                self.maskChanged.emit(person_id, None)
+        return count, deleted
 
     # -- cache -----------------------------------------------------------------------------
 

@@ -10,13 +10,15 @@ from annotator.dataset.store import Project
 
 @dataclass
 class PersonSnapshot:
-    """A person with its masks (every annotator's), sample points, answers and gold truth."""
+    """A person with its masks (every annotator's), sample points, answers, gold truth, and
+    the ids of the model proposals made for it."""
 
     person: Person
     masks: list[PartMask] = field(default_factory=list)
     points: SamplePoints | None = None
     answers: list[Answers] = field(default_factory=list)
     gold: GoldTruth | None = None
+    proposal_ids: list[int] = field(default_factory=list)
 
     @staticmethod
     def take(project: Project, person_id: int) -> PersonSnapshot:
@@ -27,6 +29,7 @@ class PersonSnapshot:
             points=project.sample_points(person_id),
             answers=project.all_answers(person_id),
             gold=project.gold(person_id),
+            proposal_ids=[p.id for p in project.proposals(person_id=person_id)],
         )
 
     def restore(self, project: Project) -> int:
@@ -43,4 +46,5 @@ class PersonSnapshot:
                     project.save_answers(pid, answers)
             if self.gold is not None:
                 project.set_gold(pid, self.gold)
+            project.link_proposals(pid, self.proposal_ids)
         return pid

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-from annotator.dataset.records import TaskState
+from annotator.dataset.records import ProposalStatus, TaskState
 from annotator.ui.session import Session
 
 
@@ -60,7 +60,14 @@ class StatusBinding(QObject):
         counts[TaskState.TODO] = max(0, counts[TaskState.TODO] - stats.crowd)  # not tasks
         done = counts[TaskState.CORRESPONDED] + counts[TaskState.REVIEWED]
         total = sum(counts.values())
-        self.progress.setText(
+        text = (
             f"Persons: {done}/{total} done · {counts[TaskState.SEGMENTED]} segmented · "
             f"{counts[TaskState.TODO]} to do"
         )
+        if stats.machine_answers or any(stats.proposals.values()):
+            pending = stats.proposals.get(ProposalStatus.PROPOSED, 0)
+            text += (
+                f" · {pending} proposal(s) to review · {stats.machine_answers} machine-made "
+                f"answers ({stats.confirmed_machine_answers} confirmed)"
+            )
+        self.progress.setText(text)

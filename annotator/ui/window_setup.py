@@ -30,6 +30,7 @@ class Menus(NamedTuple):
     go: QMenu
     stage: QMenu
     tools: QMenu
+    model: QMenu
     help: QMenu
 
 
@@ -116,10 +117,27 @@ def setup_menus(w: MainWindow) -> Menus:
     tools.addActions([a.brush_smaller, a.brush_bigger, a.protect])
     parts = tools.addMenu("&Part")
     parts.addActions(list(a.parts))
+    model = setup_model_menu(w)
     help_menu = bar.addMenu("&Help")
     help_menu.addActions([a.shortcuts_help, a.about])
     recent.aboutToShow.connect(lambda: w.projects.fill_recent_menu(recent))
-    return Menus(file, recent, edit, view, go, stage, tools, help_menu)
+    return Menus(file, recent, edit, view, go, stage, tools, model, help_menu)
+
+
+def setup_model_menu(w: MainWindow) -> QMenu:
+    """Model: train, evaluate, compare, runs; pre-annotate and review (docs/adr/0009)."""
+    m = w.models.actions
+    menu = w.menuBar().addMenu("&Model")
+    menu.addActions([m.train, m.evaluate, m.compare, m.runs])
+    menu.addSeparator()
+    menu.addActions(
+        [m.choose_model, m.preannotate_image, m.preannotate_listed, m.preannotate_project]
+    )
+    menu.addSeparator()
+    menu.addActions([m.accept, m.reject])
+    menu.addSeparator()
+    menu.addAction(m.training_dock)
+    return menu
 
 
 def setup_toolbar(w: MainWindow) -> QToolBar:

@@ -83,6 +83,12 @@ def test_empty_mask_gives_no_points() -> None:
     assert len(sample_mask(PartMask(np.zeros((10, 10), np.uint8)))) == 0
 
 
+def test_a_mask_of_stray_pixels_only_gives_no_points() -> None:
+    labels = np.zeros((50, 50), np.uint8)
+    labels[10, 10] = 3  # one pixel: below the smallest part that gets a point
+    assert len(sample_mask(PartMask(labels))) == 0
+
+
 def test_sample_project_skips_answered_unless_forced(project: Project) -> None:
     ids = [add_person(project) for _ in range(3)]
     for pid in ids:

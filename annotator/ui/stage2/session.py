@@ -25,6 +25,7 @@ from annotator.dataset.records import (
     PartMask,
     SamplePoints,
     TaskState,
+    is_machine,
 )
 from annotator.dataset.sampling import sample_mask
 from annotator.dataset.store import Project
@@ -61,15 +62,18 @@ class SamplingJob:
 def sampling_job(project: Project, person_id: int) -> SamplingJob | None:
     """What to sample for a person before stage 2, or None when its points are settled.
 
-    Points are settled once anyone has answered one of them. Until then they are sampled again
-    from the latest part mask each time the task opens (sampling is deterministic, so an
-    unchanged mask gives the same points and a repainted one gets fresh points).
+    Points are settled once a person has answered one of them. Until then they are sampled
+    again from the latest part mask each time the task opens (sampling is deterministic, so an
+    unchanged mask gives the same points and a repainted one gets fresh points; a model's
+    proposed answers go with the points they were made for).
 
     Raises:
         Stage2Error: the person has neither sample points nor a part mask.
     """
     points = project.sample_points(person_id)
-    if points is not None and any(a.answered.any() for a in project.all_answers(person_id)):
+    if points is not None and any(
+        a.answered.any() for a in project.all_answers(person_id) if not is_machine(a.annotator)
+    ):
         return None
     mask = project.part_mask(person_id)
     if mask is None:
@@ -91,7 +95,12 @@ def store_points(project: Project, person_id: int, points: SamplePoints) -> None
     stored = project.sample_points(person_id)
     if stored is not None and _same_points(stored, points):
         return
-    project.set_sample_points(person_id, points)
+    # A model's proposed answers go with the points they were made for; a person's never
+    # (the store refuses, as before).
+    people = any(
+        a.answered.any() for a in project.all_answers(person_id) if not is_machine(a.annotator)
+    )
+    project.set_sample_points(person_id, points, force=not people)
 
 
 def _same_points(a: SamplePoints, b: SamplePoints) -> bool:
