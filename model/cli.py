@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_predict(cmds)
     _register_compare(cmds)
     _register_distill(cmds)
+    _register_preannotate(cmds)
     presets = cmds.add_parser("presets", help="list the shipped configurations")
     presets.set_defaults(handler=_presets)
     from model.evaluation.cli import register_score
@@ -232,6 +233,56 @@ def _distill(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     bar.close()
     print((out / "teacher.json").read_text())
+    return 0
+
+
+def _register_preannotate(cmds: argparse._SubParsersAction) -> None:
+    pre = cmds.add_parser(
+        "preannotate",
+        help="propose masks and stage-2 answers for a project's persons with a checkpoint",
+        description="Runs a checkpoint on the project's images and stores its proposals as "
+        "machine-made work (the 14-part mask, points sampled in it, an answer at each point; "
+        "persons the model finds where nobody drew a box): people accept or reject them in "
+        "the app (K / Shift+K); they never overwrite a person's work. The project must not be "
+        "open in the app (one writer at a time); the app's Model > Pre-annotate does the same "
+        "while it is open.",
+    )
+    pre.add_argument("project", type=Path, help="project folder")
+    pre.add_argument("--checkpoint", type=Path, required=True, help="checkpoint or run folder")
+    pre.add_argument("--images", help="image ids, comma-separated (default: every image)")
+    pre.add_argument("--score-threshold", type=float, default=0.5)
+    pre.add_argument("--no-find", action="store_true", help="only persons already boxed")
+    pre.add_argument("--device", default="auto")
+    pre.set_defaults(handler=_preannotate)
+
+
+def _preannotate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from annotator.dataset.errors import ProjectError
+    from annotator.dataset.store import Project
+    from model.inference.preannotate import preannotate
+    from model.inference.proposals import read_proposals
+
+    ids = None if not args.images else [int(x) for x in args.images.split(",") if x]
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "proposals.npz"
+        try:
+            preannotate(
+                args.checkpoint,
+                args.project,
+                file,
+                image_ids=ids,
+                score_threshold=args.score_threshold,
+                find=not args.no_find,
+                device=args.device,
+            )
+            model, checkpoint, proposals = read_proposals(file)
+            with Project.open(args.project) as project:
+                persons = project.add_proposals(model, proposals, checkpoint=checkpoint)
+        except (ValueError, OSError, KeyError, ProjectError) as exc:
+            raise UserError(str(exc)) from exc
+    print(f"{model}: proposals stored for {len(persons)} person(s) of {args.project}")
     return 0
 
 

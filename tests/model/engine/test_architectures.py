@@ -15,35 +15,6 @@ from .conftest import dpstudio, train_args
 
 pytestmark = pytest.mark.slow
 
-LIGHT = [
-    "--set",
-    "model.cascade.mask_dims=[16]",
-    "--set",
-    "model.cascade.keypoint_dims=[16]",
-    "--set",
-    "model.densepose.decoder_channels=32",
-    "--set",
-    "model.densepose.decoder_conv_dim=32",
-]
-
-
-@pytest.fixture(scope="module")
-def runs(synth_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two-iteration runs of the default CPU preset, the FCN and the cascade."""
-    root = tmp_path_factory.mktemp("arch-runs")
-    out = {}
-    for name, preset in (
-        ("rcnn", "R_18_FPN_cpu"),
-        ("fcn", "densepose_fcn_R_18_FPN_cpu"),
-        ("cascade", "densepose_cascade_R_18_FPN_cpu"),
-    ):
-        args = train_args(synth_data, root / name, "--max-iter", "2", *LIGHT)
-        args[args.index("--config") + 1] = preset
-        done = dpstudio(*args)
-        assert done.returncode == 0, done.stderr[-3000:]
-        out[name] = root / name
-    return out
-
 
 @pytest.mark.parametrize("name", ["fcn", "cascade"])
 def test_architecture_evaluates_and_predicts(
