@@ -68,14 +68,15 @@ def propose_image(
     height, width = rgb.shape[:2]
     out = []
     persons = targets(project, image_id)
-    if persons:
-        boxes = np.array([[p.box.x, p.box.y, p.box.x + p.box.w, p.box.y + p.box.h]
-                          for p in persons])  # fmt: skip
-        for person, pred in zip(persons, predictor.on_boxes(rgb, boxes), strict=True):
-            out.append(_proposal(pred, image_id, model, atlas, (width, height), person, project))
+    boxes = np.array([[p.box.x, p.box.y, p.box.x + p.box.w, p.box.y + p.box.h]
+                      for p in persons]).reshape(-1, 4)  # fmt: skip
+    # One pass of the backbone gives both the persons found and the boxed persons' DensePose.
+    found, given = predictor.detect_and_on_boxes(rgb, boxes, detect=find)
+    for person, pred in zip(persons, given, strict=True):
+        out.append(_proposal(pred, image_id, model, atlas, (width, height), person, project))
     if find:
         known = [p.box for p in project.persons(image_id=image_id)]
-        for pred in predictor(rgb):
+        for pred in found:
             box = Box(*pred.xywh)
             if box.w < 1 or box.h < 1:
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -89,23 +90,35 @@ class Predictor:
     def __call__(self, image: np.ndarray) -> list[PersonPrediction]:
         """The persons the model finds in an RGB uint8 image, best first."""
         (out,) = self.model([image_tensor(image).to(self.device)])
+        return self._found(out)
+
+    @torch.no_grad()
+    def on_boxes(self, image: np.ndarray, boxes_xyxy: np.ndarray) -> list[PersonPrediction]:
+        """DensePose of the persons in given boxes (``[N, 4]`` xyxy image pixels)."""
+        return self.detect_and_on_boxes(image, boxes_xyxy, detect=False)[1]
+
+    @torch.no_grad()
+    def detect_and_on_boxes(
+        self, image: np.ndarray, boxes_xyxy: np.ndarray, detect: bool = True
+    ) -> tuple[list[PersonPrediction], list[PersonPrediction]]:
+        """The persons the model finds, and the DensePose of given boxes, from one pass of the
+        backbone (both lists as :meth:`__call__` and :meth:`on_boxes` give them)."""
+        boxes = torch.as_tensor(np.asarray(boxes_xyxy, np.float32).reshape(-1, 4))
+        found, (given,) = self.model.detect_and_densepose(  # type: ignore[operator]
+            [image_tensor(image).to(self.device)], [boxes.to(self.device)], detect=detect
+        )
+        people = self._found(found[0]) if detect else []
+        results = to_results(given.to("cpu"), boxes)
+        return people, [
+            PersonPrediction(tuple(float(v) for v in b), 1.0, r)  # type: ignore[arg-type]
+            for b, r in zip(boxes, results, strict=True)
+        ]
+
+    def _found(self, out: dict[str, Any]) -> list[PersonPrediction]:
         keep = out["scores"] >= self.score_threshold
         boxes = out["boxes"][keep].cpu()
         results = to_results(out["densepose"][keep].to("cpu"), boxes)
         return [
             PersonPrediction(tuple(float(v) for v in b), float(s), r)  # type: ignore[arg-type]
             for b, s, r in zip(boxes, out["scores"][keep].tolist(), results, strict=True)
-        ]
-
-    @torch.no_grad()
-    def on_boxes(self, image: np.ndarray, boxes_xyxy: np.ndarray) -> list[PersonPrediction]:
-        """DensePose of the persons in given boxes (``[N, 4]`` xyxy image pixels)."""
-        boxes = torch.as_tensor(np.asarray(boxes_xyxy, np.float32).reshape(-1, 4))
-        (out,) = self.model.densepose_for_boxes(  # type: ignore[operator]
-            [image_tensor(image).to(self.device)], [boxes.to(self.device)]
-        )
-        results = to_results(out.to("cpu"), boxes)
-        return [
-            PersonPrediction(tuple(float(v) for v in b), 1.0, r)  # type: ignore[arg-type]
-            for b, r in zip(boxes, results, strict=True)
         ]

@@ -74,11 +74,25 @@ class DensePoseRCNN(FasterRCNN):
     ) -> list[DensePoseChartOutput]:
         """DensePose of given boxes: per image, the outputs for its ``[N, 4]`` xyxy boxes
         (original image pixels)."""
-        original = [tuple(img.shape[-2:]) for img in images]
+        return self.detect_and_densepose(images, boxes, detect=False)[1]
+
+    @torch.no_grad()
+    def detect_and_densepose(
+        self, images: list[torch.Tensor], boxes: list[torch.Tensor], detect: bool = True
+    ) -> tuple[list[dict[str, Any]], list[DensePoseChartOutput]]:
+        """Detections (as ``model(images)`` gives them) and the DensePose of given boxes, from
+        one pass of the backbone (pre-annotation needs both)."""
+        original = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
         image_list, _ = self.transform(images)
+        features = self.backbone(image_list.tensors)
+        detections: list[dict[str, Any]] = []
+        if detect:
+            proposals, _ = self.rpn(image_list, features)
+            found, _ = self.roi_heads(features, proposals, image_list.image_sizes)
+            detections = self.transform.postprocess(found, image_list.image_sizes, original)
         scaled = [
             resize_boxes(b.to(image_list.tensors.dtype), orig, new)
             for b, orig, new in zip(boxes, original, image_list.image_sizes, strict=True)
         ]
-        features = self.backbone(image_list.tensors)
-        return self.roi_heads.densepose_on_boxes(features, scaled, image_list.image_sizes)
+        given = self.roi_heads.densepose_on_boxes(features, scaled, image_list.image_sizes)
+        return detections, given

@@ -252,13 +252,23 @@ class AccuracyPanel(QWidget):
         self.progress.setValue(done)
         self.message.setText(what + ("…" if not total else f": {done} / {total}"))
 
+    def _join(self) -> None:
+        """The job has sent its result: let its thread end before anything else happens (a
+        QThread destroyed while still running aborts the process)."""
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait()
+        self._job = self._thread = None
+
     def _on_failed(self, message: str) -> None:
+        self._join()
         self.progress.setVisible(False)
         self.cancel.setEnabled(False)
         self.message.setText(f"Could not measure: {message}")
         self.statusMessage.emit(f"accuracy: {message}")
 
     def _on_finished(self, result: dict[str, Any]) -> None:
+        self._join()
         self.progress.setVisible(False)
         self.cancel.setEnabled(False)
         nums = result["numbers"]
