@@ -3,8 +3,8 @@
     .venv/bin/python scripts/overfit.py [--images 4] [--size 256] [--iterations 600]
 
 Renders ``--images`` synthetic images (seed 7), trains the R-18 CPU preset on them without
-augmentation (dense synthetic truth, the learning rate divided by 10 at 70% and 90%), then evaluates
-on the same images with the true boxes and with detected boxes, and prints the figures. A
+augmentation (dense synthetic truth; the learning rate divided by 10 at 70% and 90%), then
+evaluates on the same images with the true boxes and with detected boxes, and prints the figures. A
 model and loss that work reach near-perfect figures here; a bug in the targets, the sampling or
 the losses shows as a plateau.
 """
@@ -69,7 +69,7 @@ def main() -> int:
             "--set",
             "data.dense_points=300",
             "--set",
-            f"solver.steps=[{args.iterations}]",
+            f"solver.steps=[{args.iterations * 7 // 10},{args.iterations * 9 // 10}]",
             "--set",
             "solver.base_lr=0.01",
             "--set",
