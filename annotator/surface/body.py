@@ -17,7 +17,9 @@ torch, anny and smplx are imported lazily: importing this module is cheap.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -201,6 +203,18 @@ def _anny_bone_of(joint: str) -> str:
     return _ANNY_JOINTS[joint]
 
 
+def _without_grad(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a body-model method without autograd, through a context and never by switching
+    autograd off for the process: a model trained in the same process keeps its gradients."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._torch.no_grad():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class AnnyBody:
     """The Anny body model (Z up, the person faces -Y, the person's left is +X)."""
 
@@ -231,7 +245,6 @@ class AnnyBody:
         import anny
         import torch
 
-        torch.set_grad_enabled(False)
         self._torch = torch
         self.model = anny.Anny().to(device)
         self.device = device
@@ -243,6 +256,7 @@ class AnnyBody:
     def bone_labels(self) -> list[str]:
         return list(self.model.bone_labels)
 
+    @_without_grad
     def _rest_output(self) -> dict[str, Any]:
         if self._rest is None:
             out = self.model()
@@ -272,6 +286,7 @@ class AnnyBody:
             labels[get_face_segmentation_mask(self.model, [name]).cpu().numpy()] = i
         return labels, names
 
+    @_without_grad
     def rest_mesh(self) -> RestMesh:
         model = self.model
         vertices = self._rest_output()["vertices"]
@@ -299,6 +314,7 @@ class AnnyBody:
             fingerprint=f"anny-{len(vertices)}v-{len(faces)}f",
         )
 
+    @_without_grad
     def pose(
         self,
         rotations: dict[str, np.ndarray] | None = None,
@@ -382,7 +398,6 @@ class SmplBody:
                 f"SMPL model file not found: {path}. Download SMPL from its official site "
                 "(registration needed) and pass the path of e.g. SMPL_NEUTRAL.pkl."
             )
-        torch.set_grad_enabled(False)
         self._torch = torch
         data = _read_smpl_file(path)
         n_vertices = len(data["v_template"])
@@ -413,6 +428,7 @@ class SmplBody:
     def _identity(self, batch: int) -> np.ndarray:
         return np.tile(np.eye(3), (batch, 24, 1, 1))
 
+    @_without_grad
     def _forward(
         self, rot: np.ndarray, betas: np.ndarray | None, batch: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -431,6 +447,7 @@ class SmplBody:
         out = self.model(**kwargs)
         return out.vertices.double().cpu().numpy(), out.joints[:, :24].double().cpu().numpy()
 
+    @_without_grad
     def rest_mesh(self) -> RestMesh:
         vertices = self._forward(self._identity(1), None, 1)[0][0]
         faces = np.asarray(self.model.faces, dtype=np.int64)
@@ -450,6 +467,7 @@ class SmplBody:
             fingerprint=f"smpl-{len(vertices)}v-{len(faces)}f",
         )
 
+    @_without_grad
     def pose(
         self,
         rotations: dict[str, np.ndarray] | None = None,
