@@ -23,7 +23,7 @@ def register_score(subparsers: argparse._SubParsersAction) -> None:
         "file: GPS, GPSm and IOU AP / AR exactly as detectron2's evaluator, the paper's "
         "pointwise figures (RCP, AUC10, AUC30, per part, mask IoU) and, on a `dpstudio "
         "synth` folder, dense figures at every skin pixel. The first run on a machine "
-        "precomputes the geodesic table (minutes).",
+        "precomputes the geodesic table (about a minute, once per machine).",
     )
     score.add_argument("results", type=Path, help="results JSON (a list of records)")
     score.add_argument("--data", type=Path, required=True, help="DensePose-COCO JSON")
