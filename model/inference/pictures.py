@@ -60,21 +60,25 @@ def contours_panel(image: np.ndarray, results: list[DensePoseResult]) -> np.ndar
     import cv2
 
     out = (image * 0.6).astype(np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
     for result in results:
         cy, cx, ry, rx = _paste(out, result)
-        fg = result.labels.numpy()[ry, rx] > 0
+        labels = result.labels.numpy()[ry, rx]
         region = np.ascontiguousarray(out[cy, cx])
-        for channel, color in ((0, (255, 120, 40)), (1, (60, 180, 255))):
-            values = result.uv[channel].numpy()[ry, rx]
-            for level in LEVELS:
-                above = ((values >= level) & fg).astype(np.uint8)
-                found, _ = cv2.findContours(above, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-                # Keep only the iso-line, not the silhouette: drop contour points on the edge.
-                edge = cv2.dilate((~fg).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-                for contour in found:
-                    pts = contour[:, 0]
-                    keep = ~edge[pts[:, 1], pts[:, 0]]
-                    region[pts[keep, 1], pts[keep, 0]] = color
+        # Per chart: U and V are continuous inside a chart only, so lines are drawn chart by
+        # chart and the chart's own border (where U, V jump) is left out.
+        for chart in np.unique(labels[labels > 0]):
+            inside = labels == chart
+            border = cv2.dilate((~inside).astype(np.uint8), kernel) > 0
+            for channel, color in ((0, (255, 120, 40)), (1, (60, 180, 255))):
+                values = result.uv[channel].numpy()[ry, rx]
+                for level in LEVELS:
+                    above = ((values >= level) & inside).astype(np.uint8)
+                    found, _ = cv2.findContours(above, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+                    for contour in found:
+                        pts = contour[:, 0]
+                        keep = ~border[pts[:, 1], pts[:, 0]]
+                        region[pts[keep, 1], pts[keep, 0]] = color
         out[cy, cx] = region
     return out
 
