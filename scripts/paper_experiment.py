@@ -1,9 +1,11 @@
 """The DensePose paper's central experiment on synthetic people, at CPU scale.
 
-    .venv/bin/python scripts/paper_experiment.py --train SYNTH_TRAIN --val SYNTH_VAL \
-        --out OUT [--iterations 1400] [--runs points,fcn,distill,cascade,dense]
+    .venv/bin/python scripts/paper_experiment.py --train SYNTH_TRAIN --val SYNTH_VAL \\
+        --out OUT [--runs points,fcn,distill,cascade,dense] [--reuse points=RUN ...] \\
+        [--iterations N]
 
-Trains, with the same data, seed and number of iterations:
+Trains, with the same data, seed and schedule (the CPU presets': 1500 iterations of 4 images,
+about an hour each on two idle cores; ``--iterations`` scales it):
 
 * ``points``  DensePose R-CNN on the annotated points (R-18-FPN CPU preset);
 * ``fcn``     the fully convolutional baseline (whole image, no RoIs);
@@ -13,11 +15,12 @@ Trains, with the same data, seed and number of iterations:
 * ``dense``   not in the paper: DensePose R-CNN on dense synthetic truth (exact I, U, V at
   400 skin pixels per person), what perfect dense labels buy.
 
-Each run evaluates on the held-out folder four times while it trains. Then the runs are
-evaluated with true boxes, compared (``dpstudio model compare``: accuracy, size, speed on this
-machine) and their curves plotted. Finished runs are kept: running the script again continues
-an interrupted run and redoes only what is missing. The summary printed at the end is what the
-README quotes, next to the paper's multi-person figures.
+Each run evaluates on the held-out folder while it trains. Then every run is evaluated with
+true boxes, the runs are compared (``dpstudio model compare``: accuracy, size, speed on this
+machine, OUT/compare) and their curves plotted (OUT/curves.png). Finished runs are kept:
+running the script again continues an interrupted run and redoes only what is missing;
+``--reuse NAME=RUN`` takes a run trained elsewhere with the same schedule. The summary
+(OUT/summary.md) is what the README quotes, next to the paper's multi-person figures.
 """
 
 from __future__ import annotations
@@ -52,8 +55,12 @@ def dpstudio(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "annotator.cli", *args], check=True, cwd=ROOT)
 
 
+def run_dir(name: str, args: argparse.Namespace) -> Path:
+    return args.reuse.get(name, args.out / name)
+
+
 def train(name: str, args: argparse.Namespace) -> Path:
-    out = args.out / name
+    out = run_dir(name, args)
     if (out / "model_final.pth").is_file():
         return out
     if (out / "run.json").is_file():
@@ -62,13 +69,10 @@ def train(name: str, args: argparse.Namespace) -> Path:
     preset, extra = RUNS[name]
     if name == "distill":
         extra = [*extra, f"data.teacher={train('points', args)}"]
-    sets = [
-        f"solver.max_iter={args.iterations}",
-        f"solver.steps=[{int(args.iterations * 0.75)},{int(args.iterations * 0.9)}]",
-        f"solver.eval_period={max(1, args.iterations // 4)}",
-        f"solver.checkpoint_period={max(1, args.iterations // 4)}",
-        *extra,
-    ]
+    sets = [f"solver.eval_period={args.eval_period}", *extra]
+    if args.iterations:  # another budget than the presets' (steps at 73% and 90%)
+        n = args.iterations
+        sets += [f"solver.max_iter={n}", f"solver.steps=[{int(n * 0.73)},{int(n * 0.9)}]"]
     command = [
         "model",
         "train",
@@ -116,8 +120,7 @@ def summary(args: argparse.Namespace, names: list[str]) -> str:
         if r is None:
             lines.append(f"| {name} | not measured |" + " |" * 9)
             continue
-        true = json.loads((args.out / name / "eval_true_boxes" / "evaluation.json").read_text())
-        t = true["pointwise"]["overall"]
+        t = evaluate_true_boxes(run_dir(name, args), args.val)["pointwise"]["overall"]
         paper = "{:.3f} / {:.3f} / {:.2f}".format(*PAPER[name]) if name in PAPER else "-"
         lines.append(
             f"| {name} | {r['auc10']:.3f} | {r['auc30']:.3f} | {r['mask_iou']:.2f} | "
@@ -133,20 +136,33 @@ def main() -> int:
     parser.add_argument("--train", type=Path, required=True, help="synthetic training folder")
     parser.add_argument("--val", type=Path, required=True, help="held-out synthetic folder")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--iterations", type=int, default=1400)
     parser.add_argument("--runs", default=",".join(RUNS))
+    parser.add_argument(
+        "--reuse",
+        action="append",
+        default=[],
+        metavar="NAME=RUN",
+        help="a finished run with the same schedule, e.g. points=runs/r18",
+    )
+    parser.add_argument("--iterations", type=int, help="budget (default: the presets' 1500)")
+    parser.add_argument("--eval-period", type=int, default=350)
     args = parser.parse_args()
+    args.reuse = {k: Path(v) for k, _, v in (r.partition("=") for r in args.reuse)}
     names = [n for n in args.runs.split(",") if n]
-    unknown = set(names) - set(RUNS)
+    unknown = (set(names) | set(args.reuse)) - set(RUNS)
     if unknown:
         parser.error(f"unknown runs {sorted(unknown)}; choose from {', '.join(RUNS)}")
     runs = [train(name, args) for name in names]
-    for run in runs:
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, run in zip(names, runs, strict=True):  # the report names its rows by folder
+        link = args.out / name
+        if run.resolve() != link.resolve() and not link.exists():
+            link.symlink_to(run.resolve())
         evaluate_true_boxes(run, args.val)
     dpstudio(
         "model",
         "compare",
-        *map(str, runs),
+        *(str(args.out / n) for n in names),
         "--data",
         str(args.val),
         "--out",
@@ -156,7 +172,7 @@ def main() -> int:
         [
             sys.executable,
             str(ROOT / "scripts" / "plot_training.py"),
-            *map(str, runs),
+            *(str(args.out / n) for n in names),
             "--out",
             str(args.out / "curves.png"),
         ],
