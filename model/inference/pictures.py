@@ -9,6 +9,7 @@ third panel (the UV uncertainty, brighter = less sure).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from annotator.surface.parts import FINE_COLORS
 from model.structures import DensePoseResult
@@ -102,10 +103,45 @@ def confidence_panel(image: np.ndarray, results: list[DensePoseResult]) -> np.nd
     return np.where((sigma > 0)[..., None], colored, (image * 0.3).astype(np.uint8))
 
 
+def upscaled(
+    image: np.ndarray, results: list[DensePoseResult], factor: int
+) -> tuple[np.ndarray, list[DensePoseResult]]:
+    """The image and the results ``factor`` times larger (each pixel a square of pixels), so
+    that lines and labels on small images stay readable."""
+    import cv2
+
+    if factor == 1:
+        return image, results
+    big = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+
+    def grow(maps: torch.Tensor) -> torch.Tensor:
+        return maps.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+
+    out = []
+    for r in results:
+        x, y, w, h = r.box
+        conf = {k: grow(v) for k, v in r.confidences.items()} if r.confidences else None
+        out.append(
+            DensePoseResult(
+                box=(x * factor, y * factor, w * factor, h * factor),
+                labels=grow(r.labels),
+                uv=grow(r.uv),
+                confidences=conf,
+            )
+        )
+    return big, out
+
+
 def prediction_picture(
-    image: np.ndarray, results: list[DensePoseResult], scores: list[float]
+    image: np.ndarray,
+    results: list[DensePoseResult],
+    scores: list[float],
+    min_side: int = 480,
 ) -> np.ndarray:
-    """RGB uint8 picture: parts and boxes | U, V contours | (uncertainty)."""
+    """RGB uint8 picture: parts and boxes | U, V contours | (uncertainty). Images smaller
+    than ``min_side`` are shown enlarged by a whole factor."""
+    factor = max(1, -(-min_side // max(image.shape[:2])))
+    image, results = upscaled(image, results, factor)
     panels = [parts_panel(image, results, scores), contours_panel(image, results)]
     confidence = confidence_panel(image, results)
     if confidence is not None:
