@@ -64,10 +64,8 @@ class RunLog:
             return
         run_dir.mkdir(parents=True, exist_ok=True)
         self._file = open(run_dir / "metrics.jsonl", "a")  # noqa: SIM115 (closed in close())
-        from torch.utils.tensorboard import SummaryWriter
-
-        self._tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_iter + 1)
         self._stream = stream or (sys.stdout if progress_json else sys.stderr)
+        self._tb = _summary_writer(run_dir / "tensorboard", start_iter)
         self._bar = None
         if not progress_json:
             from tqdm import tqdm
@@ -94,10 +92,10 @@ class RunLog:
         record = {"iteration": iteration, **record}
         self._write(record)
         for name, value in record.get("losses", {}).items():
-            self._tb.add_scalar(f"loss/{name}", value, iteration)
+            self._scalar(f"loss/{name}", value, iteration)
         for key in ("total_loss", "lr", "time", "data_time", "memory_mb"):
             if key in record:
-                self._tb.add_scalar(f"train/{key}", record[key], iteration)
+                self._scalar(f"train/{key}", record[key], iteration)
         eta = self.eta_seconds(iteration)
         if self._bar is not None:
             self._bar.n = iteration
@@ -117,6 +115,10 @@ class RunLog:
                 }
             )
 
+    def _scalar(self, tag: str, value: float, iteration: int) -> None:
+        if self._tb is not None:
+            self._tb.add_scalar(tag, value, iteration)
+
     def event(self, kind: str, **fields: Any) -> None:
         """Log an event: checkpoint, evaluation, skipped, stopped, done."""
         if not self.enabled:
@@ -127,7 +129,7 @@ class RunLog:
             iteration = fields.get("iteration", 0)
             for name, value in fields.get("metrics", {}).items():
                 if isinstance(value, int | float):
-                    self._tb.add_scalar(f"eval/{name}", value, iteration)
+                    self._scalar(f"eval/{name}", value, iteration)
         if self._bar is not None:
             if kind in ("skipped", "stopped", "evaluation", "done"):
                 self._bar.write(f"{kind}: {json.dumps(fields)}")
@@ -156,5 +158,23 @@ class RunLog:
             return
         if self._bar is not None:
             self._bar.close()
-        self._tb.close()
+        if self._tb is not None:
+            self._tb.close()
         self._file.close()
+
+
+def _summary_writer(directory: Path, start_iter: int) -> Any:
+    """A TensorBoard writer, or None when the ``tensorboard`` package is not installed.
+
+    metrics.jsonl holds every figure either way; the event files are a convenience.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        print(
+            "note: the tensorboard package is not installed; metrics go to metrics.jsonl only "
+            "(pip install tensorboard for the event files)",
+            file=sys.stderr,
+        )
+        return None
+    return SummaryWriter(str(directory), purge_step=start_iter + 1)
