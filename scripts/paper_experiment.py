@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/paper_experiment.py --train SYNTH_TRAIN --val SYNTH_VAL \\
         --out OUT [--runs points,fcn,distill,cascade,dense] [--reuse points=RUN ...] \\
-        [--iterations N]
+        [--iterations N] [--teacher RUN]
 
 Trains, with the same data, seed and schedule (the CPU presets': 1500 iterations of 4 images,
 about an hour each on two idle cores; ``--iterations`` scales it):
@@ -10,7 +10,8 @@ about an hour each on two idle cores; ``--iterations`` scales it):
 * ``points``  DensePose R-CNN on the annotated points (R-18-FPN CPU preset);
 * ``fcn``     the fully convolutional baseline (whole image, no RoIs);
 * ``distill`` DensePose R-CNN on the points plus the dense labels of a teacher (the
-  ``points`` run) inside each person's mask: the paper's ground-truth interpolation;
+  ``points`` run, or ``--teacher``) inside each person's mask: the paper's ground-truth
+  interpolation;
 * ``cascade`` the multi-task cascade (mask and keypoint branches, refined);
 * ``dense``   not in the paper: DensePose R-CNN on dense synthetic truth (exact I, U, V at
   400 skin pixels per person), what perfect dense labels buy.
@@ -68,7 +69,8 @@ def train(name: str, args: argparse.Namespace) -> Path:
         return out
     preset, extra = RUNS[name]
     if name == "distill":
-        extra = [*extra, f"data.teacher={train('points', args)}"]
+        teacher = args.teacher or train("points", args)
+        extra = [*extra, f"data.teacher={teacher}"]
     sets = [f"solver.eval_period={args.eval_period}", *extra]
     if args.iterations:  # another budget than the presets' (steps at 73% and 90%)
         n = args.iterations
@@ -143,6 +145,11 @@ def main() -> int:
         default=[],
         metavar="NAME=RUN",
         help="a finished run with the same schedule, e.g. points=runs/r18",
+    )
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        help="the distillation teacher (default: the points run; a longer run teaches better)",
     )
     parser.add_argument("--iterations", type=int, help="budget (default: the presets' 1500)")
     parser.add_argument("--eval-period", type=int, default=350)
