@@ -29,10 +29,16 @@ def read(run: Path) -> tuple[list[dict], list[dict]]:
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    if window <= 1 or len(values) < window:
-        return values
-    kernel = np.ones(window) / window
-    return np.convolve(np.pad(values, (window - 1, 0), mode="edge"), kernel, mode="valid")
+    """Exponential moving average spanning about ``window`` logged values, debiased at the
+    start as TensorBoard does (a trailing window would drop in a step when a large early
+    value leaves it; padding would draw the first value's level as a straight line)."""
+    weight = 1.0 - 2.0 / (max(window, 1) + 1)
+    out = np.empty(len(values))
+    mean = 0.0
+    for k, value in enumerate(values):
+        mean = weight * mean + (1.0 - weight) * float(value)
+        out[k] = mean / (1.0 - weight ** (k + 1)) if weight < 1.0 else value
+    return out
 
 
 def main() -> int:
