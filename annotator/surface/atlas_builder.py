@@ -26,6 +26,16 @@ ATLAS_FORMAT = 1
 _TEXTURE_PARTS = (2, 3, 4, 5, 14)
 
 
+def stored_vertices(vertices: np.ndarray) -> np.ndarray:
+    """Rest vertices as the atlas stores them: float32 of metres rounded to 0.1 micrometre.
+
+    The body model's rest mesh varies in the last bits between machines (Anny's data built
+    fresh put 40 midline coordinates of magnitude 1e-17 elsewhere than the shipped file);
+    rounding, and adding zero to turn -0.0 into 0.0, makes the file the same bytes everywhere.
+    """
+    return (np.round(np.asarray(vertices, dtype=np.float64), 7) + 0.0).astype(np.float32)
+
+
 def _chart_axis(rest: RestMesh, chart: int, points: np.ndarray) -> np.ndarray:
     """Direction V should follow on a chart, in model coordinates."""
     part = int(FINE_TO_COARSE[chart])
@@ -73,7 +83,7 @@ def build_atlas(rest: RestMesh, body: str) -> tuple[dict[str, np.ndarray], list[
         "body": np.array(body),
         "fingerprint": np.array(rest.fingerprint),
         "model_vertex_ids": model_ids.astype(np.int32),
-        "rest_vertices": vertices.astype(np.float32),
+        "rest_vertices": stored_vertices(vertices),
         "faces": faces.astype(np.int32),
         "face_chart": fine.astype(np.uint8),
         "face_uv": face_uv.astype(np.float32),
@@ -155,7 +165,7 @@ def atlas_from_uv_processed(mat_file: Path, rest: RestMesh) -> dict[str, np.ndar
         "body": np.array("smpl"),
         "fingerprint": np.array(rest.fingerprint),
         "model_vertex_ids": vertex_ids.astype(np.int32),
-        "rest_vertices": vertices.astype(np.float32),
+        "rest_vertices": stored_vertices(vertices),
         "faces": faces.astype(np.int32),
         "face_chart": charts.astype(np.uint8),
         "face_uv": face_uv.astype(np.float32),
