@@ -37,7 +37,7 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     mean = 0.0
     for k, value in enumerate(values):
         mean = weight * mean + (1.0 - weight) * float(value)
-        out[k] = mean / (1.0 - weight ** (k + 1)) if weight < 1.0 else value
+        out[k] = mean / (1.0 - weight ** (k + 1))
     return out
 
 

@@ -65,14 +65,14 @@ def contours_panel(image: np.ndarray, results: list[DensePoseResult]) -> np.ndar
     for result in results:
         cy, cx, ry, rx = _paste(out, result)
         labels = result.labels.numpy()[ry, rx]
+        uv = result.uv.numpy()[:, ry, rx]
         region = np.ascontiguousarray(out[cy, cx])
         # Per chart: U and V are continuous inside a chart only, so lines are drawn chart by
         # chart and the chart's own border (where U, V jump) is left out.
         for chart in np.unique(labels[labels > 0]):
             inside = labels == chart
             border = cv2.dilate((~inside).astype(np.uint8), kernel) > 0
-            for channel, color in ((0, (255, 120, 40)), (1, (60, 180, 255))):
-                values = result.uv[channel].numpy()[ry, rx]
+            for values, color in ((uv[0], (255, 120, 40)), (uv[1], (60, 180, 255))):
                 for level in LEVELS:
                     above = ((values >= level) & inside).astype(np.uint8)
                     found, _ = cv2.findContours(above, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
