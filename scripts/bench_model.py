@@ -34,7 +34,7 @@ DETECTRON2_INFER_RATIO = 0.066 / 0.043
 
 def _batch(data: Path, count: int, cfg: Any, masks: bool) -> tuple[list, list]:
     from annotator.surface.atlas import load_atlas
-    from model.engine.data import training_dataset
+    from model.engine.stream import training_dataset
 
     cfg.model.cascade.masks = masks
     dataset = training_dataset(
@@ -131,8 +131,8 @@ def loader_rate(data: Path, preset: str, size: int, images: int) -> float:
     """Images per second the training loader delivers (2 workers, augmentation on)."""
     from annotator.surface.atlas import load_atlas
     from model.config import load_config
-    from model.engine.data import micro_batches, train_transform, training_dataset
     from model.engine.distributed import World
+    from model.engine.stream import micro_batches, train_transform, training_dataset
     from model.engine.trainer import BatchPlan
 
     cfg = load_config(preset, [f"model.min_size_train=[{size}]"])

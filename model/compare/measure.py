@@ -36,8 +36,8 @@ def _inference_seconds(model: Any, entries: list[Any], count: int) -> float:
 def _train_seconds(cfg: Any, data: Path, images: Path, iterations: int) -> float:
     """Median seconds of a training iteration of a fresh copy of the run's network."""
     from annotator.surface.atlas import load_atlas
-    from model.engine.data import micro_batches, train_transform, training_dataset
     from model.engine.distributed import World
+    from model.engine.stream import micro_batches, train_transform, training_dataset
     from model.engine.trainer import BatchPlan, build_state
     from model.modeling.build import build_model
 

@@ -159,7 +159,7 @@ def train(request: TrainRequest) -> str:
         if last is not None:
             _restore(state, last, atlas, runlog)
         plan = BatchPlan.create(cfg.solver, world.size)
-        from model.engine.data import micro_batches, training_dataset
+        from model.engine.stream import micro_batches, train_transform, training_dataset
 
         labels = _teacher_labels(cfg, run, request.out, world, runlog)
         dataset = training_dataset(cfg, Path(run["data"]), Path(run["images"]), atlas, labels)
@@ -170,6 +170,7 @@ def train(request: TrainRequest) -> str:
             seed=cfg.seed,
             start_iter=state.iteration,
             num_workers=cfg.data.num_workers,
+            transform=train_transform(cfg, atlas),
         )
         trainer = Trainer(
             config=cfg,

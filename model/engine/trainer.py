@@ -4,7 +4,7 @@ Each iteration takes ``ims_per_batch`` images over all processes. A process runs
 ``accumulation`` micro-batches of ``micro_batch`` images and averages their gradients; DDP then
 averages over processes. The torch generator is re-seeded before every micro-batch from
 (seed, iteration, micro-batch number over all processes), and the data stream is a pure
-function of the seed and the position (:mod:`model.engine.data`). Therefore:
+function of the seed and the position (:mod:`model.engine.stream`). Therefore:
 
 * a resumed run repeats exactly the losses of an uninterrupted one;
 * two processes with two images each compute the same update as one process with four

@@ -22,6 +22,7 @@ from annotator.surface.atlas import Atlas
 from model.config import Config
 from model.data.loader import collate, worker_init
 from model.data.sampler import TrainingSampler
+from model.data.transforms import TrainTransform
 from model.engine.distributed import World
 from model.engine.trainer import BatchPlan
 
@@ -29,7 +30,7 @@ from model.engine.trainer import BatchPlan
 class _Augmented(Dataset[Any]):
     """``(index, sample_seed)`` -> the sample, augmented with a generator of that seed."""
 
-    def __init__(self, source: Any, transform: Any) -> None:
+    def __init__(self, source: Any, transform: TrainTransform | None) -> None:
         self.source = source
         self.transform = transform
 
@@ -105,9 +106,9 @@ def training_dataset(
     return dataset
 
 
-def train_transform(cfg: Config, atlas: Atlas) -> Any:
+def train_transform(cfg: Config, atlas: Atlas) -> TrainTransform | None:
+    """The augmentation ``cfg.data`` declares (None: none)."""
     from model.data.flip import load_flip_table
-    from model.data.transforms import TrainTransform
 
     if not cfg.data.hflip:
         return None
@@ -122,9 +123,14 @@ def micro_batches(
     seed: int,
     start_iter: int,
     num_workers: int,
-    transform: Any = None,
+    transform: TrainTransform | None,
 ) -> Iterator[tuple[list[torch.Tensor], list[dict[str, Any]]]]:
-    """Endless ``(images, targets)`` micro-batches of this process from ``start_iter`` on."""
+    """Endless ``(images, targets)`` micro-batches of this process from ``start_iter`` on.
+
+    Args:
+        transform: the augmentation (:func:`train_transform` of the run's config); required,
+            so that no caller trains without the augmentation its config declares.
+    """
     loader = DataLoader(
         _Augmented(dataset, transform),
         batch_sampler=_SlotBatches(
