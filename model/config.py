@@ -37,7 +37,9 @@ class DensePoseHeadConfig:
     #: RoIAlign output size; the maps come out at ``pooler_resolution * 2 * up_scale``.
     pooler_resolution: int = 28
     pooler_sampling_ratio: int = 2
-    #: ROIAlignV2 (half-pixel offset) as detectron2; torchvision's default is False.
+    #: RoIAlign with the half-pixel offset (detectron2's config default, ROIAlignV2); every
+    #: shipped detectron2 DensePose config sets it off ("ROIAlign"), and so do our presets
+    #: that reproduce them (docs/adr/0010-model-package.md).
     pooler_aligned: bool = True
     #: Panoptic-FPN decoder that merges all FPN levels into one stride-4 map before pooling.
     decoder: bool = True

@@ -16,7 +16,7 @@ from model.modeling.cascade import CascadeBranch, TaskHeads
 from model.modeling.fcn import WholeImageBranch
 from model.modeling.heads import ChartPredictor, ConvStackHead, DeepLabHead, FPNDecoder
 from model.modeling.losses import ChartLossWeights
-from model.modeling.pooler import AlignedRoIPooler
+from model.modeling.pooler import RoIPooler
 from model.modeling.rcnn import DensePoseRCNN
 from model.modeling.roi_heads import Branch, DensePoseBranch
 from model.modeling.weights import StartingWeights
@@ -105,7 +105,7 @@ def build_densepose_branch(
             crop_size=dp.heatmap_size,
         )
     common: dict[str, Any] = dict(
-        pooler=AlignedRoIPooler(
+        pooler=RoIPooler(
             featmap_names=["decoded"] if dp.decoder else levels,
             output_size=dp.pooler_resolution,
             sampling_ratio=dp.pooler_sampling_ratio,
@@ -145,7 +145,9 @@ def _cascade_parts(
         )
 
     parts: dict[str, Any] = dict(
-        task_pooler=AlignedRoIPooler(featmap_names=levels, output_size=14, sampling_ratio=2),
+        task_pooler=RoIPooler(
+            featmap_names=levels, output_size=14, sampling_ratio=2, aligned=dp.pooler_aligned
+        ),
         stage1=tasks(fpn_channels),
         refine=cascade.refine,
     )

@@ -26,7 +26,7 @@ from torchvision.models.detection.roi_heads import (
 )
 
 from model.modeling.losses import densepose_losses, pack_targets
-from model.modeling.pooler import AlignedRoIPooler
+from model.modeling.pooler import RoIPooler
 from model.modeling.roi_heads import DensePoseBranch, densepose_proposals
 from model.structures import DensePoseChartOutput
 
@@ -82,7 +82,7 @@ class CascadeBranch(DensePoseBranch):
     def __init__(
         self,
         *,
-        task_pooler: AlignedRoIPooler,
+        task_pooler: RoIPooler,
         stage1: TaskHeads,
         refine: bool,
         stage2_head: nn.Module | None = None,

@@ -25,7 +25,9 @@ from model.modeling.losses import (
     densepose_losses,
     pack_targets,
     resample_masks,
+    xyxy_to_xywh,
 )
+from model.modeling.pooler import roi_tensor
 from model.modeling.roi_heads import Branch
 from model.structures import DensePoseChartOutput, DensePoseTargets
 
@@ -76,14 +78,11 @@ class WholeImageBranch(Branch):
     ) -> DensePoseChartOutput:
         """The maps of each box ``[R, C, S, S]``, cropped from the whole-image maps."""
         maps = self.maps(features)
-        rois = torch.cat(
-            [torch.cat([torch.full_like(b[:, :1], i), b], 1) for i, b in enumerate(boxes)]
-        )
         fields = {k: v for k, v in vars(maps).items() if v is not None}
         stacked = torch.cat(list(fields.values()), dim=1)
         crops = roi_align(
             stacked,
-            rois.to(stacked.dtype),
+            roi_tensor(boxes, stacked),
             output_size=self.crop_size,
             spatial_scale=1.0 / self.out_stride,
             sampling_ratio=2,
@@ -142,8 +141,8 @@ class WholeImageBranch(Branch):
                     continue
                 person = PackedTargets(
                     roi=torch.zeros(1, dtype=torch.int64),
-                    box_gt=_xywh(boxes[k : k + 1]),
-                    box_est=_xywh(frame[None]),
+                    box_gt=xyxy_to_xywh(boxes[k : k + 1]),
+                    box_est=xyxy_to_xywh(frame[None]),
                     masks=dp.masks[k : k + 1],
                     point_roi=torch.zeros(0, dtype=torch.int64),
                     x=frame[:0],
@@ -159,7 +158,3 @@ class WholeImageBranch(Branch):
             out.append(label)
         rows = torch.arange(len(out), device=frame.device)
         return rows, torch.stack(out)
-
-
-def _xywh(boxes: torch.Tensor) -> torch.Tensor:
-    return torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1)

@@ -86,7 +86,8 @@ class PackedTargets:
     dense: bool
 
 
-def _xywh(boxes: torch.Tensor) -> torch.Tensor:
+def xyxy_to_xywh(boxes: torch.Tensor) -> torch.Tensor:
+    """``[N, 4]`` boxes (x0, y0, x1, y1) -> (x0, y0, w, h)."""
     return torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1)
 
 
@@ -130,8 +131,8 @@ def pack_targets(
     device = proposals[0].device
     return PackedTargets(
         roi=torch.tensor(rows, dtype=torch.int64, device=device),
-        box_gt=_xywh(torch.stack(box_gt)),
-        box_est=_xywh(torch.stack(box_est)),
+        box_gt=xyxy_to_xywh(torch.stack(box_gt)),
+        box_est=xyxy_to_xywh(torch.stack(box_est)),
         masks=torch.stack(masks),
         point_roi=torch.cat([torch.full_like(p[3], p[0]) for p in pieces]),
         x=torch.cat([p[1] for p in pieces]),

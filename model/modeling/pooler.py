@@ -1,10 +1,14 @@
-"""RoIAlign over FPN levels with the half-pixel offset (detectron2's ROIAlignV2).
+"""RoIAlign over FPN levels, with or without the half-pixel offset.
 
-torchvision's ``MultiScaleRoIAlign`` always pools with ``aligned=False``: it samples the
-feature map half a pixel off, which shifts every DensePose map by half a feature cell (2
-image pixels at stride 4). The DensePose reference pools with ``aligned=True``; this pooler
-does the same, with the usual FPN level assignment (a box of side ``s`` goes to level
-``floor(4 + log2(s / 224))``, clamped to the levels present).
+torchvision's ``MultiScaleRoIAlign`` always pools with ``aligned=False``, which samples the
+feature map half a cell off (2 image pixels at stride 4). detectron2 names the two kinds
+"ROIAlign" (``aligned=False``) and "ROIAlignV2" (``aligned=True``). Its DensePose config
+default is ROIAlignV2, but every shipped DensePose config inherits
+``Base-DensePose-RCNN-FPN.yaml``, which sets the DensePose pooler (and the box pooler) to
+"ROIAlign": the published models pool without the offset. So the offset is a config field
+(``model.densepose.pooler_aligned``); which presets use which is in
+``docs/adr/0010-model-package.md``. Boxes go to the usual FPN level: a box of side ``s`` to
+``floor(4 + log2(s / 224 + 1e-8))``, clamped to the levels present (detectron2's rule).
 """
 
 from __future__ import annotations
@@ -16,14 +20,24 @@ from torch import nn
 from torchvision.ops import roi_align
 
 
-class AlignedRoIPooler(nn.Module):
+def roi_tensor(boxes: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """``[R, 5]`` rows (image index, x0, y0, x1, y1) of per-image xyxy boxes, as
+    ``roi_align`` takes them, on the device and in the dtype of ``like``."""
+    if not boxes:
+        return like.new_zeros((0, 5))
+    rows = [torch.cat([torch.full_like(b[:, :1], i), b], dim=1) for i, b in enumerate(boxes)]
+    return torch.cat(rows).to(device=like.device, dtype=like.dtype)
+
+
+class RoIPooler(nn.Module):
     """Pools a fixed-size feature patch per box from the level that suits its size.
 
     Args:
         featmap_names: the FPN levels to pool from, finest first.
         output_size: side of the pooled patch, feature cells.
         sampling_ratio: bilinear samples per bin side (0: adaptive).
-        aligned: half-pixel offset (True for detectron2's ROIAlignV2).
+        aligned: half-pixel offset (True: detectron2's ROIAlignV2; False: its "ROIAlign" and
+            torchvision's ``MultiScaleRoIAlign``).
         canonical_scale: box side mapped to ``canonical_level``, pixels.
         canonical_level: FPN level of a ``canonical_scale`` box.
     """
@@ -34,7 +48,7 @@ class AlignedRoIPooler(nn.Module):
         featmap_names: list[str],
         output_size: int,
         sampling_ratio: int = 2,
-        aligned: bool = True,
+        aligned: bool,
         canonical_scale: int = 224,
         canonical_level: int = 4,
     ) -> None:
@@ -62,14 +76,7 @@ class AlignedRoIPooler(nn.Module):
         maps = [features[name] for name in self.featmap_names]
         padded_h = max(h for h, _ in image_shapes)
         scales = [2.0 ** round(math.log2(m.shape[-2] / padded_h)) for m in maps]
-        rois = (
-            torch.cat(
-                [torch.cat([torch.full_like(b[:, :1], i), b], dim=1) for i, b in enumerate(boxes)]
-            )
-            if boxes
-            else torch.zeros((0, 5), device=maps[0].device)
-        )
-        rois = rois.to(maps[0].dtype)
+        rois = roi_tensor(boxes, maps[0])
         if len(maps) == 1:
             return self._pool(maps[0], rois, scales[0])
         levels = self._levels(rois[:, 1:], scales)

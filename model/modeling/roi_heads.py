@@ -23,7 +23,7 @@ from torchvision.models.detection.roi_heads import RoIHeads
 
 from model.modeling.heads import FPNDecoder
 from model.modeling.losses import ChartLossWeights, densepose_losses, pack_targets
-from model.modeling.pooler import AlignedRoIPooler
+from model.modeling.pooler import RoIPooler
 from model.structures import DensePoseChartOutput, DensePoseTargets
 
 
@@ -107,7 +107,7 @@ class DensePoseBranch(Branch):
     def __init__(
         self,
         *,
-        pooler: AlignedRoIPooler,
+        pooler: RoIPooler,
         head: nn.Module,
         predictor: nn.Module,
         loss_weights: ChartLossWeights,
