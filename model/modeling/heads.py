@@ -112,51 +112,55 @@ def _gn(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(math.gcd(32, channels), channels)
 
 
+def _norm_relu_conv(conv: nn.Conv2d) -> nn.Sequential:
+    return nn.Sequential(conv, _gn(conv.out_channels), nn.ReLU(inplace=True))
+
+
 class ASPP(nn.Module):
-    """Atrous spatial pyramid pooling: 1x1, three dilated 3x3 and image pooling, GroupNorm."""
+    """Atrous spatial pyramid pooling (DeepLabV3), as detectron2's DensePose DL head has it.
+
+    Five branches, each ending in GroupNorm(32) + ReLU: a 1x1 conv, three 3x3 convs dilated
+    by ``rates``, and image pooling (global average, 1x1 conv, bilinear back to the input
+    size); their concatenation is projected by a 1x1 conv + ReLU. Convolutions have no bias
+    and keep torch's default initialisation (the reference does not re-initialise them).
+    GroupNorm trains on a single RoI even after the global pooling: each of its 32 groups
+    still holds C / 32 values (torch refuses only a group of one value).
+    """
 
     def __init__(
         self, *, in_channels: int, out_channels: int, rates: tuple[int, int, int] = (6, 12, 56)
     ) -> None:
         super().__init__()
-        branches: list[nn.Module] = [
-            nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, bias=False),
-                _gn(out_channels),
-                nn.ReLU(inplace=True),
-            )
+        convs: list[nn.Module] = [
+            _norm_relu_conv(nn.Conv2d(in_channels, out_channels, 1, bias=False))
         ]
         for rate in rates:
-            branches.append(
-                nn.Sequential(
-                    nn.Conv2d(
-                        in_channels, out_channels, 3, padding=rate, dilation=rate, bias=False
-                    ),
-                    _gn(out_channels),
-                    nn.ReLU(inplace=True),
-                )
+            conv = nn.Conv2d(in_channels, out_channels, 3, padding=rate, dilation=rate, bias=False)
+            convs.append(_norm_relu_conv(conv))
+        convs.append(
+            nn.Sequential(
+                nn.AdaptiveAvgPool2d(1),
+                *_norm_relu_conv(nn.Conv2d(in_channels, out_channels, 1, bias=False)),
             )
-        self.branches = nn.ModuleList(branches)
-        # The image-pooling branch has one value per channel and RoI: GroupNorm there cannot
-        # train on a batch of one RoI (torch refuses it), so it has a bias instead.
-        self.pool = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(in_channels, out_channels, 1),
-            nn.ReLU(inplace=True),
         )
+        self.convs = nn.ModuleList(convs)
         self.project = nn.Sequential(
             nn.Conv2d(5 * out_channels, out_channels, 1, bias=False), nn.ReLU(inplace=True)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = F.interpolate(
-            self.pool(x), size=x.shape[-2:], mode="bilinear", align_corners=False
-        )
-        return self.project(torch.cat([b(x) for b in self.branches] + [pooled], dim=1))
+        *branches, pooling = self.convs
+        pooled = F.interpolate(pooling(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.project(torch.cat([b(x) for b in branches] + [pooled], dim=1))
 
 
 class DeepLabHead(nn.Module):
-    """ASPP followed by ``num_convs`` 3x3 conv + GroupNorm + ReLU (detectron2's DL head)."""
+    """ASPP, then ``num_convs`` 3x3 conv (no bias) + GroupNorm + ReLU: detectron2's
+    DensePoseDeepLabHead (its non-local block is off in every shipped config).
+
+    The stacked convolutions get He (fan-out) initialisation, the ASPP torch's default, as in
+    the reference.
+    """
 
     def __init__(
         self, *, in_channels: int, num_convs: int = 8, conv_dim: int = 512, kernel: int = 3
@@ -165,20 +169,17 @@ class DeepLabHead(nn.Module):
         self.aspp = ASPP(in_channels=in_channels, out_channels=in_channels)
         layers: list[nn.Module] = []
         for k in range(num_convs):
-            layers += [
-                nn.Conv2d(
-                    in_channels if k == 0 else conv_dim,
-                    conv_dim,
-                    kernel,
-                    padding=kernel // 2,
-                    bias=False,
-                ),
-                _gn(conv_dim),
-                nn.ReLU(inplace=True),
-            ]
+            conv = nn.Conv2d(
+                in_channels if k == 0 else conv_dim,
+                conv_dim,
+                kernel,
+                padding=kernel // 2,
+                bias=False,
+            )
+            layers += list(_norm_relu_conv(conv))
         self.body = nn.Sequential(*layers)
         self.out_channels = conv_dim if num_convs else in_channels
-        init_conv_params(self)
+        init_conv_params(self.body)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(self.aspp(x))
