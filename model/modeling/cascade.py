@@ -25,9 +25,9 @@ from torchvision.models.detection.roi_heads import (
     maskrcnn_loss,
 )
 
-from model.modeling.losses import densepose_losses, pack_targets
+from model.modeling.losses import densepose_losses
 from model.modeling.pooler import RoIPooler
-from model.modeling.roi_heads import DensePoseBranch, densepose_proposals
+from model.modeling.roi_heads import DensePoseBranch
 from model.structures import DensePoseChartOutput
 
 N_KEYPOINTS = 17
@@ -166,11 +166,8 @@ class CascadeBranch(DensePoseBranch):
         matched_idxs: list[torch.Tensor],
         labels: list[torch.Tensor],
     ) -> dict[str, torch.Tensor]:
-        boxes, gt_boxes, people = densepose_proposals(
-            targets, proposals, matched_idxs, labels, self.fg_iou_threshold
-        )
+        boxes, people, packed = self.training_rois(targets, proposals, matched_idxs, labels)
         stages = self._run(features, boxes, image_shapes)
-        packed = pack_targets(boxes, gt_boxes, people, [t["densepose"] for t in targets])
         losses: dict[str, torch.Tensor] = {}
         for k, out in enumerate(stages):
             suffix = "" if k == len(stages) - 1 else "_stage1"

@@ -21,7 +21,6 @@ from torchvision.ops import roi_align
 from model.modeling.heads import FPNDecoder
 from model.modeling.losses import (
     ChartLossWeights,
-    PackedTargets,
     densepose_losses,
     pack_targets,
     resample_masks,
@@ -139,20 +138,12 @@ class WholeImageBranch(Branch):
                 if not bool(dp.has_masks[k]):
                     unknown[int(y0) : int(y1) + 1, int(x0) : int(x1) + 1] = True
                     continue
-                person = PackedTargets(
-                    roi=torch.zeros(1, dtype=torch.int64),
-                    box_gt=xyxy_to_xywh(boxes[k : k + 1]),
-                    box_est=xyxy_to_xywh(frame[None]),
-                    masks=dp.masks[k : k + 1],
-                    point_roi=torch.zeros(0, dtype=torch.int64),
-                    x=frame[:0],
-                    y=frame[:0],
-                    i=torch.zeros(0, dtype=torch.int64),
-                    u=frame[:0],
-                    v=frame[:0],
-                    dense=False,
-                )
-                parts = resample_masks(person, size)[0]
+                parts = resample_masks(
+                    dp.masks[k : k + 1],
+                    xyxy_to_xywh(boxes[k : k + 1]),
+                    xyxy_to_xywh(frame[None]),
+                    size,
+                )[0]
                 label = torch.where(parts > 0, parts, label)
             label[(label == 0) & unknown] = -1
             out.append(label)

@@ -11,7 +11,9 @@ the proposal are dropped. The predicted maps are sampled bilinearly at the point
   points whose chart is not background, **summed**, weight ``point_regression_weight``;
   with UV confidences, one Gaussian negative log-likelihood ``loss_densepose_UV`` instead;
 * ``loss_densepose_S``: cross-entropy of the coarse segmentation against the person's
-  dp_masks resampled (nearest) into the proposal, weight ``index_weight``.
+  dp_masks resampled (nearest) into the proposal, weight ``index_weight``, over the proposals
+  whose person has dp_masks (a person with points only adds nothing to it, as in detectron2,
+  whose coarse target comes only from dp_masks).
 
 The UV sum grows with the number of points. DensePose-COCO has about 100 points per person
 (5.0 M points over 50 K persons), so when the targets are dense synthetic truth (thousands of
@@ -66,6 +68,8 @@ class PackedTargets:
         box_gt: ``[R, 4]`` xywh of the matched person's box, resized-image pixels.
         box_est: ``[R, 4]`` xywh of the proposal.
         masks: ``[R, 256, 256]`` uint8 coarse parts of the person, box frame.
+        has_masks: ``[R]`` bool, the person has dp_masks (else ``masks`` is empty and the
+            proposal is left out of the coarse segmentation loss).
         point_roi: ``[K]`` int64 row (0..R-1) of each point.
         x, y: ``[K]`` box-frame coordinates (0..256).
         i: ``[K]`` int64 chart 0..24.
@@ -77,6 +81,7 @@ class PackedTargets:
     box_gt: torch.Tensor
     box_est: torch.Tensor
     masks: torch.Tensor
+    has_masks: torch.Tensor
     point_roi: torch.Tensor
     x: torch.Tensor
     y: torch.Tensor
@@ -110,6 +115,7 @@ def pack_targets(
     box_gt: list[torch.Tensor] = []
     box_est: list[torch.Tensor] = []
     masks: list[torch.Tensor] = []
+    has_masks: list[torch.Tensor] = []
     pieces: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
     pieces = []
     offset = 0
@@ -125,6 +131,7 @@ def pack_targets(
             box_gt.append(gt_boxes[r])
             box_est.append(props[r])
             masks.append(dp.masks[person])
+            has_masks.append(dp.has_masks[person])
         offset += len(props)
     if not rows or all(len(p[1]) == 0 for p in pieces):
         return None
@@ -134,6 +141,7 @@ def pack_targets(
         box_gt=xyxy_to_xywh(torch.stack(box_gt)),
         box_est=xyxy_to_xywh(torch.stack(box_est)),
         masks=torch.stack(masks),
+        has_masks=torch.stack(has_masks).to(device),
         point_roi=torch.cat([torch.full_like(p[3], p[0]) for p in pieces]),
         x=torch.cat([p[1] for p in pieces]),
         y=torch.cat([p[2] for p in pieces]),
@@ -206,14 +214,21 @@ def _axis(
     return lo, hi, torch.minimum(hi.to(g.dtype), g) - lo.to(g.dtype), valid
 
 
-def resample_masks(packed: PackedTargets, size: tuple[int, int]) -> torch.Tensor:
-    """The people's coarse parts ``[R, H, W]`` (int64) seen through each est box.
+def resample_masks(
+    masks: torch.Tensor, box_gt: torch.Tensor, box_est: torch.Tensor, size: tuple[int, int]
+) -> torch.Tensor:
+    """People's coarse parts ``[R, H, W]`` (int64) seen through each est box.
 
-    Nearest-neighbour sampling of the 256 x 256 box-frame masks at the est box's grid of
-    ``size`` = (H, W) cells (cell ``k`` at ``x0_est + w_est * k / W``); outside the person's
-    box is background.
+    Nearest-neighbour sampling of the 256 x 256 box-frame masks ``[R, 256, 256]`` at the est
+    box's grid of ``size`` = (H, W) cells (cell ``k`` at ``x0_est + w_est * k / W``); outside
+    the person's box is background.
+
+    Args:
+        masks: the people's dp_masks labels, box frame.
+        box_gt, box_est: ``[R, 4]`` xywh of each person's box and of the box read through.
+        size: (H, W) of the output grid.
     """
-    gt, est = packed.box_gt, packed.box_est
+    gt, est = box_gt, box_est
 
     def axis(start: int, n: int) -> torch.Tensor:  # normalised [-1, 1] source coords, [R, n]
         steps = torch.arange(n, device=gt.device, dtype=gt.dtype) / n
@@ -223,9 +238,17 @@ def resample_masks(packed: PackedTargets, size: tuple[int, int]) -> torch.Tensor
 
     gx, gy = axis(0, size[1]), axis(1, size[0])
     grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=3)
-    masks = packed.masks[:, None].to(gt.dtype)
-    out = F.grid_sample(masks, grid, mode="nearest", padding_mode="zeros", align_corners=True)
+    out = F.grid_sample(
+        masks[:, None].to(gt.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=True
+    )
     return out[:, 0].round().long()
+
+
+def _mask_labels(packed: PackedTargets, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows and coarse labels ``[M, H, W]`` of the proposals whose person has dp_masks."""
+    m = packed.has_masks
+    labels = resample_masks(packed.masks[m], packed.box_gt[m], packed.box_est[m], size)
+    return packed.roi[m], labels
 
 
 def zero_losses(
@@ -270,11 +293,12 @@ def densepose_losses(
     fine = sampler.sample(outputs.fine_segm)[sampler.valid]
     loss_i = F.cross_entropy(fine.float(), packed.i[sampler.valid])
     losses["loss_densepose_I"] = losses["loss_densepose_I"] + weights.part_weight * loss_i
-    rows, labels = coarse_labels or (packed.roi, resample_masks(packed, size))
-    if weights.coarse_channels == 2:
-        labels = torch.where(labels > 0, 1, labels)
-    loss_s = F.cross_entropy(outputs.coarse_segm[rows].float(), labels, ignore_index=-1)
-    losses["loss_densepose_S"] = losses["loss_densepose_S"] + weights.index_weight * loss_s
+    rows, labels = coarse_labels or _mask_labels(packed, size)
+    if len(rows):
+        if weights.coarse_channels == 2:
+            labels = torch.where(labels > 0, 1, labels)
+        loss_s = F.cross_entropy(outputs.coarse_segm[rows].float(), labels, ignore_index=-1)
+        losses["loss_densepose_S"] = losses["loss_densepose_S"] + weights.index_weight * loss_s
     return losses | uv_losses(outputs, packed, weights, sampler, foreground, losses)
 
 

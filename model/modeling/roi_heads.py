@@ -22,7 +22,12 @@ from torch import nn
 from torchvision.models.detection.roi_heads import RoIHeads
 
 from model.modeling.heads import FPNDecoder
-from model.modeling.losses import ChartLossWeights, densepose_losses, pack_targets
+from model.modeling.losses import (
+    ChartLossWeights,
+    PackedTargets,
+    densepose_losses,
+    pack_targets,
+)
 from model.modeling.pooler import RoIPooler
 from model.structures import DensePoseChartOutput, DensePoseTargets
 
@@ -45,8 +50,9 @@ def densepose_proposals(
     fg_iou: float,
 ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
     """The sampled proposals that train DensePose: positive, IoU with their person above
-    ``fg_iou``, person annotated (points or masks). Returns per image the proposals, their
-    persons' boxes and their persons' indices."""
+    ``fg_iou``, person annotated with points (detectron2's DensePose data filter: a person
+    with dp_masks and no points has no DensePose annotation, so it is not pooled). Returns
+    per image the proposals, their persons' boxes and their persons' indices."""
     boxes, gt_boxes, people = [], [], []
     for props, idx, lab, target in zip(proposals, matched_idxs, labels, targets, strict=True):
         dp: DensePoseTargets = target["densepose"]
@@ -55,7 +61,7 @@ def densepose_proposals(
         if len(target["boxes"]):
             gt = target["boxes"][person]
             keep &= paired_iou(props, gt) > fg_iou
-            keep &= dp.has_points[person] | dp.has_masks[person]
+            keep &= dp.has_points[person]
         else:
             gt = props
             keep &= False
@@ -152,12 +158,23 @@ class DensePoseBranch(Branch):
         matched_idxs: list[torch.Tensor],
         labels: list[torch.Tensor],
     ) -> dict[str, torch.Tensor]:
+        boxes, _, packed = self.training_rois(targets, proposals, matched_idxs, labels)
+        return densepose_losses(self(features, boxes, image_shapes), packed, self.loss_weights)
+
+    def training_rois(
+        self,
+        targets: list[dict[str, Any]],
+        proposals: list[torch.Tensor],
+        matched_idxs: list[torch.Tensor],
+        labels: list[torch.Tensor],
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], PackedTargets | None]:
+        """The proposals that train the branch (per image), their persons' indices, and
+        their annotations packed for the losses."""
         boxes, gt_boxes, people = densepose_proposals(
             targets, proposals, matched_idxs, labels, self.fg_iou_threshold
         )
-        outputs = self(features, boxes, image_shapes)
         packed = pack_targets(boxes, gt_boxes, people, [t["densepose"] for t in targets])
-        return densepose_losses(outputs, packed, self.loss_weights)
+        return boxes, people, packed
 
 
 class DensePoseRoIHeads(RoIHeads):

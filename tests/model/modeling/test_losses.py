@@ -48,6 +48,7 @@ def packed(
         box_gt=torch.tensor([[0.0, 0.0, float(S), float(S)]]),
         box_est=torch.tensor([list(box_est)], dtype=torch.float32),
         masks=masks if masks is not None else torch.ones(1, 256, 256, dtype=torch.uint8),
+        has_masks=torch.tensor([True]),
         point_roi=torch.zeros(k, dtype=torch.int64),
         x=torch.tensor(x),
         y=torch.tensor(y),
@@ -124,11 +125,11 @@ def test_coarse_segmentation_target_follows_the_proposal():
     masks[0, :, 128:] = 14  # right half of the person's box is head
     p = packed([16.0], [16.0], [1], [0.5], [0.5], masks=masks, box_est=(4, 0, 4, 8))
     # The proposal is the right half of the box: all head.
-    assert (resample_masks(p, (S, S)) == 14).all()
+    assert (resample_masks(p.masks, p.box_gt, p.box_est, (S, S)) == 14).all()
     p = packed([16.0], [16.0], [1], [0.5], [0.5], masks=masks, box_est=(0, 0, 16, 8))
     # Twice the box: cells sample x = 0, 2, 4, ...; x = 8 is the box's right edge, which
     # (align_corners=True, as the reference) reads the last mask column; beyond it, background.
-    gt = resample_masks(p, (S, S))
+    gt = resample_masks(p.masks, p.box_gt, p.box_est, (S, S))
     assert gt[0, 0].tolist() == [0, 0, 14, 14, 14, 0, 0, 0]
 
 
@@ -176,3 +177,60 @@ def test_pack_targets_only_annotated_people():
     assert p.roi.tolist() == [0, 2]  # the second proposal's person has no points
     assert p.point_roi.tolist() == [0, 0, 0, 1, 1, 1]
     assert pack_targets([boxes[1:2]], [gt[1:2]], [torch.tensor([1])], [dp]) is None
+
+
+def _people(has_points: list[bool], has_masks: list[bool]) -> DensePoseTargets:
+    n = len(has_points)
+    person = torch.tensor([k for k in range(n) if has_points[k] for _ in range(3)])
+    masks = torch.zeros(n, 256, 256, dtype=torch.uint8)
+    for k in range(n):
+        if has_masks[k]:
+            masks[k, 64:192, 64:192] = 1
+    return DensePoseTargets(
+        has_points=torch.tensor(has_points),
+        person=person,
+        x=torch.full((len(person),), 128.0),
+        y=torch.full((len(person),), 128.0),
+        i=torch.ones(len(person), dtype=torch.int64),
+        u=torch.full((len(person),), 0.5),
+        v=torch.full((len(person),), 0.5),
+        masks=masks,
+        has_masks=torch.tensor(has_masks),
+    )
+
+
+def test_coarse_segmentation_loss_skips_people_without_masks():
+    """detectron2 trains S only from dp_masks: a person with points and no masks adds nothing
+    to it (an all-background target would teach "no person here")."""
+    box = torch.tensor([[0.0, 0.0, float(S), float(S)]])
+    no_masks = pack_targets([box], [box], [torch.tensor([0])], [_people([True], [False])])
+    assert no_masks is not None
+    out = outputs()
+    losses = densepose_losses(out, no_masks, ChartLossWeights())
+    assert float(losses["loss_densepose_S"]) == 0.0
+    assert float(losses["loss_densepose_I"]) > 0.0
+    losses["loss_densepose_S"].backward()  # still connected
+
+    # With two people, only the one with masks is in the S loss.
+    boxes = torch.cat([box, box])
+    both = pack_targets(
+        [boxes], [boxes], [torch.tensor([0, 1])], [_people([True, True], [True, False])]
+    )
+    assert both is not None
+    out2 = outputs(n=2)
+    s = densepose_losses(out2, both, ChartLossWeights())["loss_densepose_S"]
+    labels = resample_masks(both.masks, both.box_gt, both.box_est, (S, S))[:1].clamp(max=1)
+    expected = 5.0 * F.cross_entropy(out2.coarse_segm[:1], labels)
+    assert torch.allclose(s, expected)
+
+
+def test_people_with_masks_only_are_not_pooled():
+    from model.modeling.roi_heads import densepose_proposals
+
+    gt = torch.tensor([[0.0, 0.0, 50.0, 50.0], [60.0, 0.0, 110.0, 50.0]])
+    target = {"boxes": gt, "densepose": _people([True, False], [True, True])}
+    kept, kept_gt, people = densepose_proposals(
+        [target], [gt.clone()], [torch.tensor([0, 1])], [torch.tensor([1, 1])], 0.7
+    )
+    assert people[0].tolist() == [0]
+    assert torch.equal(kept[0], gt[:1]) and torch.equal(kept_gt[0], gt[:1])
