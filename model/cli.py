@@ -261,8 +261,8 @@ def _preannotate(args: argparse.Namespace) -> int:
 
     from annotator.dataset.errors import ProjectError
     from annotator.dataset.store import Project
+    from model.inference.annotation_proposals import read_proposals
     from model.inference.preannotate import preannotate
-    from model.inference.proposals import read_proposals
 
     ids = None if not args.images else [int(x) for x in args.images.split(",") if x]
     with tempfile.TemporaryDirectory() as tmp:

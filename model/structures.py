@@ -129,8 +129,6 @@ class DensePoseChartOutput:
         fine_segm: ``[N, 25, S, S]`` logits of chart 0..24 (0 background).
         u: ``[N, 25, S, S]`` U per chart (raw regression, about [0, 1]).
         v: ``[N, 25, S, S]`` V per chart.
-        sigma_1: ``[N, 25, S, S]`` or None: unused by the chart models (kept for the
-            reference's field set).
         sigma_2: ``[N, 25, S, S]`` or None: UV uncertainty (WC1 and WC2), raw: the variance
             is ``softplus(sigma_2) + epsilon``.
         kappa_u, kappa_v: ``[N, 25, S, S]`` or None: anisotropic direction (WC2).
@@ -142,7 +140,6 @@ class DensePoseChartOutput:
     fine_segm: torch.Tensor
     u: torch.Tensor
     v: torch.Tensor
-    sigma_1: torch.Tensor | None = None
     sigma_2: torch.Tensor | None = None
     kappa_u: torch.Tensor | None = None
     kappa_v: torch.Tensor | None = None
@@ -170,7 +167,6 @@ class DensePoseChartOutput:
     def confidences(self) -> dict[str, torch.Tensor]:
         """The confidence maps that are present, by name."""
         names = (
-            "sigma_1",
             "sigma_2",
             "kappa_u",
             "kappa_v",
@@ -189,7 +185,7 @@ class DensePoseResult:
             detection's float box, as the reference).
         labels: ``[h, w]`` uint8 chart 0..24 (0 background).
         uv: ``[2, h, w]`` float32 U and V in [0, 1] (0 on background).
-        confidences: name -> ``[h, w]`` float32 maps (sigma_1, sigma_2, kappa_u, ...), if the
+        confidences: name -> ``[h, w]`` float32 maps (sigma_2, kappa_u, ...), if the
             model estimates them.
     """
 

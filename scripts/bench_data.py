@@ -121,7 +121,8 @@ def mask_decode_rates(dataset, repeats: int = 20) -> tuple[float, float]:
 def flip_table_build() -> None:
     """Seconds to build the flip table, against mirroring every cell through the atlas."""
     from annotator.surface.atlas import load_atlas
-    from model.data.flip import build_flip_table, cell_centres
+    from model.data.flip import cell_centres
+    from model.data.flip_build import build_flip_table
 
     atlas = load_atlas("anny")
     start = time.perf_counter()

@@ -55,8 +55,8 @@ def full_preannotation(checkpoint: Path, project_dir: Path, out: Path) -> dict[s
     from annotator.dataset.store import Project
     from annotator.surface.atlas import load_atlas
     from annotator.surface.geodesic import Geodesics
+    from model.inference.annotation_proposals import read_proposals
     from model.inference.preannotate import preannotate
-    from model.inference.proposals import read_proposals
 
     with Project.open(project_dir, readonly=True) as project:
         gold = project.gold_person_ids()

@@ -125,7 +125,7 @@ def test_the_model_docks_load_pyqtgraph_but_never_torch() -> None:
     code = (
         "import annotator.ui.models.train_dock, annotator.ui.models.evaluate, "
         "annotator.ui.models.compare, annotator.ui.models.runs_dialog, "
-        "annotator.ui.models.train_dialog, model.inference.proposals\n"
+        "annotator.ui.models.train_dialog, model.inference.annotation_proposals\n"
         "annotator.ui.models.train_dialog.presets()"
     )
     assert loaded_after(code) == ["PySide6", "pyqtgraph", "shiboken6"]

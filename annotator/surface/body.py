@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,6 +243,7 @@ class AnnyBody:
         from annotator.surface.llvm_guard import guard_triton
 
         guard_triton()  # anny imports roma, which imports Triton (see llvm_guard)
+        _quiet_warp()
         import anny
         import torch
 
@@ -558,3 +560,32 @@ def load_body_model(name: str = "anny", model_file: str | None = None) -> BodyMo
             raise ValueError("the SMPL body model needs its model file (--smpl-model FILE)")
         return SmplBody(model_file)
     raise ValueError(f"unknown body model {name!r}: use 'anny' or 'smpl'")
+
+
+def _quiet_warp() -> None:
+    """Keep NVIDIA Warp (Anny's skinning kernels) from printing its banner and a kernel-cache
+    line on every start: only its warnings and errors reach the user, except the one that a
+    machine without an NVIDIA driver always gets (the skinning runs on the CPU then)."""
+    import tempfile
+
+    import warp
+
+    if hasattr(warp.config, "log_level"):
+        warp.config.log_level = warp.LOG_WARNING
+    else:  # Warp before 1.10
+        warp.config.quiet = True  # type: ignore[attr-defined]
+    # The driver warning comes from Warp's native code (C stderr), at initialisation.
+    with tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            warp.init()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+    for line in lines:
+        if "Could not find or load the NVIDIA CUDA driver" not in line:
+            sys.stderr.write(line)

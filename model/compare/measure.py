@@ -13,12 +13,17 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from model.config import Config
+    from model.inference.on_dataset import ImageEntry
 
 
-def _inference_seconds(model: Any, entries: list[Any], count: int) -> float:
+def _inference_seconds(model: nn.Module, entries: list[ImageEntry], count: int) -> float:
     from model.inference.on_dataset import read_image
     from model.inference.predictor import Predictor
 
@@ -33,7 +38,7 @@ def _inference_seconds(model: Any, entries: list[Any], count: int) -> float:
     return statistics.median(times)
 
 
-def _train_seconds(cfg: Any, data: Path, images: Path, iterations: int) -> float:
+def _train_seconds(cfg: Config, data: Path, images: Path, iterations: int) -> float:
     """Median seconds of a training iteration of a fresh copy of the run's network."""
     from annotator.surface.atlas import load_atlas
     from model.engine.distributed import World

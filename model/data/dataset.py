@@ -22,7 +22,7 @@ loader's ``/ 256`` (a shift of at most 1/256 of the box), evaluation the evaluat
 
 Points modes (images whose record has ``gt_file``; other images keep their annotated
 points): ``"sparse"`` the annotated points; ``"dense"`` every skin pixel of each person
-annotated with points, with exact I, U, V (:mod:`model.data.dense`); ``"dense_sample"`` a
+annotated with points, with exact I, U, V (:mod:`model.data.dense_truth`); ``"dense_sample"`` a
 random sample of ``points_per_person`` of them, drawn from the generator passed to
 :meth:`DensePoseCocoDataset.load`.
 """
@@ -32,14 +32,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from annotator.dataset.errors import Problem
-from model.data.dense import dense_points, read_truth_pixels
+from model.data.dense_truth import dense_points, read_truth_pixels
 from model.data.errors import DatasetError
 from model.data.records import ImageEntry, PackedList, PersonRecords, read_densepose_coco
 from model.data.targets import DpMaskCache, continuous_keypoints, instance_mask
@@ -72,6 +72,18 @@ class ImageInfo:
     width: int
     height: int
     scale: float = 1.0
+
+
+class SampleSource(Protocol):
+    """What the training stream reads samples from: :class:`DensePoseCocoDataset`, or one
+    that adds to its samples (a teacher's labels, :class:`model.engine.distill.WithTeacher`)."""
+
+    @property
+    def body_model(self) -> str | None: ...
+
+    def __len__(self) -> int: ...
+
+    def load(self, index: int, rng: np.random.Generator) -> Sample: ...
 
 
 class Sample(NamedTuple):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,11 +142,18 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of old files
+            warnings.simplefilter("ignore", UserWarning)
+            data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path}: not a loadable checkpoint ({str(exc).splitlines()[0]}). It may be "
-            "damaged, or contain code, which DensePose Studio never runs."
+            f"{path}: refused: it holds objects other than tensors and plain data, and loading "
+            "them could run code, which DensePose Studio never runs (a detectron2 file: "
+            "dpstudio model import-detectron2)"
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (damaged, or another format: {type(exc).__name__})"
         ) from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a DensePose Studio checkpoint (no '{FORMAT}' tag)")

@@ -18,12 +18,16 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from model.structures import DensePoseResult, DensePoseTargets
+
+if TYPE_CHECKING:
+    from model.data.dataset import DensePoseCocoDataset
+    from model.inference.predictor import Predictor
 
 POINTS_FILE = "points.npz"
 INFO_FILE = "teacher.json"
@@ -79,32 +83,15 @@ def distill(
     """Write the teacher's dense labels for the annotated persons of ``data`` into ``out``."""
     from model.data.dataset import DensePoseCocoDataset
     from model.engine.checkpoint import load_checkpoint
-    from model.inference.on_dataset import read_image
     from model.inference.predictor import Predictor
 
     ckpt = load_checkpoint(teacher)
     predictor = Predictor.from_checkpoint(ckpt, device=device, score_threshold=0.0)
     dataset = DensePoseCocoDataset(data, images, keep="with_densepose")
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("ann_id", "x", "y", "i", "u", "v")}
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in _COLUMNS}
     for index in range(len(dataset)):
-        persons = dataset.persons(index)
-        target = dataset[index].target
-        dp: DensePoseTargets = target["densepose"]
-        chosen = np.flatnonzero(persons.has_points)
-        image = read_image(dataset.info(index).path)
-        results = predictor.on_boxes(image, target["boxes"][chosen].numpy())
-        for k, pred in zip(chosen, results, strict=True):
-            box = persons.boxes[k]
-            keep = _person_mask(pred.densepose, box, dp.masks[k].numpy(), bool(dp.has_masks[k]))
-            x, y, i, u, v = _points(
-                pred.densepose, box, keep, points_per_person, int(persons.ann_ids[k])
-            )
-            for name, values in zip(
-                ("ann_id", "x", "y", "i", "u", "v"),
-                (np.full(len(x), persons.ann_ids[k]), x, y, i, u, v),
-                strict=True,
-            ):
-                columns[name].append(values)
+        for name, values in _label_image(predictor, dataset, index, points_per_person).items():
+            columns[name].extend(values)
         if progress is not None:
             progress(index + 1, len(dataset))
     out.mkdir(parents=True, exist_ok=True)
@@ -112,21 +99,44 @@ def distill(
         k: np.concatenate(v) if v else np.zeros(0) for k, v in columns.items()
     }
     np.savez(out / POINTS_FILE, **arrays)
-    (out / INFO_FILE).write_text(
-        json.dumps(
-            {
-                "teacher": str(teacher),
-                "checkpoint": str(ckpt.path),
-                "iteration": ckpt.iteration,
-                "data": str(data),
-                "points_per_person": points_per_person,
-                "persons": len(np.unique(arrays["ann_id"])),
-                "points": len(arrays["x"]),
-            },
-            indent=1,
-        )
-    )
+    info = {
+        "teacher": str(teacher),
+        "checkpoint": str(ckpt.path),
+        "iteration": ckpt.iteration,
+        "data": str(data),
+        "points_per_person": points_per_person,
+        "persons": len(np.unique(arrays["ann_id"])),
+        "points": len(arrays["x"]),
+    }
+    (out / INFO_FILE).write_text(json.dumps(info, indent=1))
     return out
+
+
+#: The columns of a labels file: annotation id, box-frame position, chart, U, V per point.
+_COLUMNS = ("ann_id", "x", "y", "i", "u", "v")
+
+
+def _label_image(
+    predictor: Predictor, dataset: DensePoseCocoDataset, index: int, points_per_person: int
+) -> dict[str, list[np.ndarray]]:
+    """The teacher's points of the annotated persons of one image, by column."""
+    from model.inference.on_dataset import read_image
+
+    persons = dataset.persons(index)
+    target = dataset[index].target
+    dp: DensePoseTargets = target["densepose"]
+    chosen = np.flatnonzero(persons.has_points)
+    image = read_image(dataset.info(index).path)
+    results = predictor.on_boxes(image, target["boxes"][chosen].numpy())
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in _COLUMNS}
+    for k, pred in zip(chosen, results, strict=True):
+        box = persons.boxes[k]
+        keep = _person_mask(pred.densepose, box, dp.masks[k].numpy(), bool(dp.has_masks[k]))
+        ann_id = int(persons.ann_ids[k])
+        x, y, i, u, v = _points(pred.densepose, box, keep, points_per_person, ann_id)
+        for name, values in zip(_COLUMNS, (np.full(len(x), ann_id), x, y, i, u, v), strict=True):
+            columns[name].append(values)
+    return columns
 
 
 class TeacherLabels:

@@ -12,9 +12,10 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -28,7 +29,11 @@ from model.engine.checkpoint import (
     load_checkpoint,
 )
 from model.engine.runlog import RunLog
-from model.engine.trainer import BatchPlan, StopRequest, Trainer, build_state
+from model.engine.trainer import BatchPlan, StopRequest, Trainer, TrainState, build_state
+
+if TYPE_CHECKING:
+    from annotator.surface.atlas import Atlas
+    from model.engine.distributed import World
 
 log = logging.getLogger(__name__)
 
@@ -137,45 +142,18 @@ def train(request: TrainRequest) -> str:
         cfg, run = resolve_run(request)
         atlas = load_atlas(cfg.data.body, cfg.data.atlas or None)
         last = latest_checkpoint(request.out) if request.resume else None
-        start = load_checkpoint(last).iteration if last else 0
-        torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
         runlog = RunLog(
             request.out,
-            start_iter=start,
+            start_iter=load_checkpoint(last).iteration if last else 0,
             max_iter=cfg.solver.max_iter,
             progress_json=request.progress_json,
             enabled=world.is_main,
         )
-        model = build_for_training(cfg, runlog) if last is None else _rebuild(cfg)
-        if world.is_main and last is None:
-            run |= {
-                "atlas": atlas_identity(atlas),
-                "processes": world.size,
-                "device": str(world.device),
-            }
-            write_run_files(request.out, cfg, run)
-        dist_utils.barrier(world)
-        state = build_state(model.to(world.device), cfg, world.device)
-        if last is not None:
-            _restore(state, last, atlas, runlog)
-        plan = BatchPlan.create(cfg.solver, world.size)
-        from model.engine.stream import micro_batches, train_transform, training_dataset
-
-        labels = _teacher_labels(cfg, run, request.out, world, runlog)
-        dataset = training_dataset(cfg, Path(run["data"]), Path(run["images"]), atlas, labels)
-        batches = micro_batches(
-            dataset,
-            plan=plan,
-            world=world,
-            seed=cfg.seed,
-            start_iter=state.iteration,
-            num_workers=cfg.data.num_workers,
-            transform=train_transform(cfg, atlas),
-        )
+        state = _start_state(cfg, run, request.out, last, world, atlas, runlog)
         trainer = Trainer(
             config=cfg,
             state=state,
-            batches=batches,
+            batches=_batches(cfg, run, request.out, world, atlas, runlog, state.iteration),
             world=world,
             run_dir=request.out,
             runlog=runlog,
@@ -191,8 +169,60 @@ def train(request: TrainRequest) -> str:
         dist_utils.teardown(world)
 
 
+def _start_state(
+    cfg: Config,
+    run: dict[str, Any],
+    out: Path,
+    last: Path | None,
+    world: World,
+    atlas: Atlas,
+    runlog: RunLog,
+) -> TrainState:
+    """The model and optimiser state to train from: new (and the run files written), or
+    restored from the checkpoint ``last``."""
+    torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed
+    model = build_for_training(cfg, runlog) if last is None else _rebuild(cfg)
+    if world.is_main and last is None:
+        run |= {
+            "atlas": atlas_identity(atlas),
+            "processes": world.size,
+            "device": str(world.device),
+        }
+        write_run_files(out, cfg, run)
+    dist_utils.barrier(world)
+    state = build_state(model.to(world.device), cfg, world.device)
+    if last is not None:
+        _restore(state, last, atlas, runlog)
+    return state
+
+
+def _batches(
+    cfg: Config,
+    run: dict[str, Any],
+    out: Path,
+    world: World,
+    atlas: Atlas,
+    runlog: RunLog,
+    start_iter: int,
+) -> Iterator[tuple[list[torch.Tensor], list[dict[str, Any]]]]:
+    """This process's micro-batches from ``start_iter`` on, augmented as ``cfg`` declares."""
+    from model.engine.stream import micro_batches, train_transform, training_dataset
+
+    labels = _teacher_labels(cfg, run, out, world, runlog)
+    dataset = training_dataset(cfg, Path(run["data"]), Path(run["images"]), atlas, labels)
+    return micro_batches(
+        dataset,
+        plan=BatchPlan.create(cfg.solver, world.size),
+        world=world,
+        seed=cfg.seed,
+        start_iter=start_iter,
+        num_workers=cfg.data.num_workers,
+        transform=train_transform(cfg, atlas),
+    )
+
+
 def _teacher_labels(
-    cfg: Config, run: dict[str, Any], out: Path, world: Any, runlog: RunLog
+    cfg: Config, run: dict[str, Any], out: Path, world: World, runlog: RunLog
 ) -> Path | None:
     """The teacher's labels folder of a distillation run (made now from a teacher run)."""
     from model.engine.distill import POINTS_FILE, distill
@@ -229,7 +259,7 @@ def _rebuild(cfg: Config) -> nn.Module:
     return build_model(cfg.model)
 
 
-def _restore(state: Any, path: Path, atlas: Any, runlog: RunLog) -> None:
+def _restore(state: TrainState, path: Path, atlas: Atlas, runlog: RunLog) -> None:
     ckpt = load_checkpoint(path)
     ckpt.check_atlas(atlas)
     state.model.load_state_dict(ckpt.model)
@@ -240,7 +270,9 @@ def _restore(state: Any, path: Path, atlas: Any, runlog: RunLog) -> None:
     runlog.note(f"resumed from {path.name} at iteration {ckpt.iteration}")
 
 
-def _evaluator(run: dict[str, Any], cfg: Config, body: str) -> Any:
+def _evaluator(
+    run: dict[str, Any], cfg: Config, body: str
+) -> Callable[[nn.Module], dict[str, Any]] | None:
     if not run.get("val") or not cfg.solver.eval_period:
         return None
     from model.engine.evaluate import evaluate_model, headline

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from annotator.surface.atlas import Atlas
 from model.config import Config
+from model.data.dataset import Sample, SampleSource
 from model.data.loader import collate, worker_init
 from model.data.sampler import TrainingSampler
 from model.data.transforms import TrainTransform
@@ -27,17 +28,17 @@ from model.engine.distributed import World
 from model.engine.trainer import BatchPlan
 
 
-class _Augmented(Dataset[Any]):
+class _Augmented(Dataset[Sample]):
     """``(index, sample_seed)`` -> the sample, augmented with a generator of that seed."""
 
-    def __init__(self, source: Any, transform: TrainTransform | None) -> None:
+    def __init__(self, source: SampleSource, transform: TrainTransform | None) -> None:
         self.source = source
         self.transform = transform
 
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, key: tuple[int, int]) -> Any:
+    def __getitem__(self, key: tuple[int, int]) -> Sample:
         index, seed = key
         rng = np.random.default_rng(seed)
         sample = self.source.load(index, rng)
@@ -72,7 +73,7 @@ class _SlotBatches(Sampler[list[tuple[int, int]]]):
 
 def training_dataset(
     cfg: Config, data: Path, images: Path, atlas: Atlas, teacher_labels: Path | None = None
-) -> Any:
+) -> SampleSource:
     """The training samples of ``cfg`` (points mode, masks / keypoints for the cascade, and a
     teacher's dense labels beside the points when ``teacher_labels`` is given).
 
@@ -116,7 +117,7 @@ def train_transform(cfg: Config, atlas: Atlas) -> TrainTransform | None:
 
 
 def micro_batches(
-    dataset: Any,
+    dataset: SampleSource,
     *,
     plan: BatchPlan,
     world: World,

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from annotator.cli import UserError
+
+if TYPE_CHECKING:
+    from annotator.surface.geodesic import Geodesics
 
 
 def register_score(subparsers: argparse._SubParsersAction) -> None:
@@ -95,7 +98,7 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _geodesics() -> Any:
+def _geodesics() -> Geodesics:
     from tqdm import tqdm
 
     from annotator.surface.atlas import load_atlas

@@ -3,7 +3,7 @@
 Stages: group and match (:mod:`~model.evaluation.densepose_eval`,
 :mod:`~model.evaluation.pointwise`), the per-point geodesic errors of every pair any figure
 needs in one batch (:mod:`~model.evaluation.pairs`), masks, AP per mode, pointwise figures,
-and dense figures on synthetic folders (:mod:`~model.evaluation.dense`).
+and dense figures on synthetic folders (:mod:`~model.evaluation.dense_scores`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from annotator.surface.atlas import Atlas
 from annotator.surface.geodesic import Geodesics
 from model.evaluation import masks
-from model.evaluation.dense import dense_report, has_truth_files
+from model.evaluation.dense_scores import DenseReport, dense_report, has_truth_files
 from model.evaluation.densepose_eval import MODES, Block, ap_pairs, evaluate_mode, make_blocks
 from model.evaluation.ground_truth import GroundTruth, load_ground_truth
 from model.evaluation.pairs import PairErrors, kappa_of, pair_errors
@@ -64,14 +64,9 @@ def evaluate(
     clock = _Clock()
     gt = _ground_truth(ground_truth, images_root)
     _check_options(modes, kappa)
-    if atlas is None:
-        atlas = geodesics.atlas if geodesics is not None else _default_atlas()
-    if geodesics is None:
-        geodesics = Geodesics.load_or_build(atlas)
-    if gt_boxes is None:
-        gt_boxes = bool(detections) and all(d.gt_id is not None for d in detections)
+    geodesics = _resolve_geodesics(atlas, geodesics)
     blocks = make_blocks(gt, detections)
-    match = match_by_gt_id(gt, detections) if gt_boxes else match_by_box(gt, detections)
+    match, how = _match(gt, detections, gt_boxes)
     clock.lap("grouping")
     errors = _errors(gt, detections, blocks, match, geodesics)
     clock.lap("geodesics")
@@ -80,25 +75,53 @@ def evaluate(
     clock.lap("masks")
     ap = {mode: evaluate_mode(gt, blocks, mode) for mode in modes}
     clock.lap("matching_ap")
-    how = "gt_id or identical box" if gt_boxes else "greedy by score, box IoU >= 0.5"
-    pointwise = pointwise_report(gt, match, errors, matched_iou, how)
-    dense_figures = None
-    if dense and gt.root is None:
-        raise ValueError("dense figures need images_root: the synthetic folder")
-    if gt.root is not None and (dense or (dense is None and has_truth_files(gt))):
-        dense_figures = dense_report(gt, detections, match, geodesics, gt.root)
-        clock.lap("dense")
     return EvaluationReport(
         ground_truth=gt.source,
         detections=len(detections),
         images=len(gt.image_ids),
         kappa=kappa,
         ap=ap,
-        pointwise=pointwise,
-        dense=dense_figures,
+        pointwise=pointwise_report(gt, match, errors, matched_iou, how),
+        dense=_dense_figures(gt, detections, match, geodesics, dense, clock),
         seconds=clock.laps,
         notes=_notes(gt, detections),
     )
+
+
+def _match(
+    gt: GroundTruth, detections: Sequence[Detection], gt_boxes: bool | None
+) -> tuple[np.ndarray, str]:
+    """Each annotation's detection for the pointwise figures, and how they were matched."""
+    if gt_boxes is None:
+        gt_boxes = bool(detections) and all(d.gt_id is not None for d in detections)
+    if gt_boxes:
+        return match_by_gt_id(gt, detections), "gt_id or identical box"
+    return match_by_box(gt, detections), "greedy by score, box IoU >= 0.5"
+
+
+def _resolve_geodesics(atlas: Atlas | None, geodesics: Geodesics | None) -> Geodesics:
+    """The geodesics given, else those of ``atlas`` (default: the shipped Anny atlas)."""
+    if geodesics is not None:
+        return geodesics
+    return Geodesics.load_or_build(atlas if atlas is not None else _default_atlas())
+
+
+def _dense_figures(
+    gt: GroundTruth,
+    detections: Sequence[Detection],
+    match: np.ndarray,
+    geodesics: Geodesics,
+    dense: bool | None,
+    clock: _Clock,
+) -> DenseReport | None:
+    """Dense figures when asked (``dense``) or, with ``dense`` None, when truth files exist."""
+    if dense and gt.root is None:
+        raise ValueError("dense figures need images_root: the synthetic folder")
+    if gt.root is None or not (dense or (dense is None and has_truth_files(gt))):
+        return None
+    figures = dense_report(gt, detections, match, geodesics, gt.root)
+    clock.lap("dense")
+    return figures
 
 
 class _Clock:

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.evaluation.dense import DenseReport
+from model.evaluation.dense_scores import DenseReport
 from model.evaluation.densepose_eval import STAT_NAMES, APSummary
 from model.evaluation.figures import ErrorFigures, ErrorStats
 from model.evaluation.pointwise import PointwiseReport

@@ -4,7 +4,7 @@
 
 For every gold task, the model's DensePose on the task's own box gives, at each of the
 task's points (its sample points, else points sampled in its true labels), the answer
-pre-annotation would propose (:func:`model.inference.proposals.answers_at`); its geodesic
+pre-annotation would propose (:func:`model.inference.annotation_proposals.answers_at`); its geodesic
 error against the true surface point is exactly what the annotators' errors are
 (:mod:`annotator.accuracy.collect`). A point the model sees as background is a miss
 (infinite error: never correct, left out of means and of the heat map).
@@ -22,7 +22,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,7 +33,10 @@ from annotator.dataset.store import Project
 from annotator.dataset.training_data import gold_points
 from annotator.surface.geodesic import Geodesics
 from annotator.surface.points import SurfacePoints
-from model.inference.proposals import answers_at, to_proposal
+from model.inference.annotation_proposals import answers_at, to_proposal
+
+if TYPE_CHECKING:
+    from model.inference.predictor import Predictor
 
 
 @dataclass
@@ -53,7 +56,7 @@ class GoldErrors:
     mask_iou: list[float]
 
 
-def measure_model(predictor: Any, project: Project, geodesics: Geodesics) -> GoldErrors:
+def measure_model(predictor: Predictor, project: Project, geodesics: Geodesics) -> GoldErrors:
     """The model's errors at every gold task's points (see module docstring)."""
     import cv2
 

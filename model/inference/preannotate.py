@@ -6,7 +6,7 @@
 
 Runs in its own process (the app starts it, docs/adr/0009-models-in-the-app.md): it opens
 the project **read-only** (the app holds the writer lock and keeps editing meanwhile) and
-writes a proposal file (:mod:`model.inference.proposals`) that the app stores in one
+writes a proposal file (:mod:`model.inference.annotation_proposals`) that the app stores in one
 transaction, where the store's rules keep people's work untouched. For each image:
 
 * every person to do (not a crowd region, task not yet *corresponded*, no proposal pending
@@ -26,7 +26,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +35,10 @@ from annotator.dataset.records import Box, Person, PersonProposal, ProposalStatu
 from annotator.dataset.store import Project
 from annotator.dataset.store_proposals import SAME_PERSON_IOU, box_iou
 from annotator.surface.atlas import Atlas
-from model.inference.proposals import machine_name, to_proposal, write_proposals
+from model.inference.annotation_proposals import machine_name, to_proposal, write_proposals
+
+if TYPE_CHECKING:
+    from model.inference.predictor import PersonPrediction, Predictor
 
 Progress = Callable[[int, int], None]
 
@@ -55,7 +58,7 @@ def targets(project: Project, image_id: int) -> list[Person]:
 
 
 def propose_image(
-    predictor: Any,
+    predictor: Predictor,
     project: Project,
     image_id: int,
     rgb: np.ndarray,
@@ -88,7 +91,7 @@ def propose_image(
 
 
 def _proposal(
-    pred: Any,
+    pred: PersonPrediction,
     image_id: int,
     model: str,
     atlas: Atlas,

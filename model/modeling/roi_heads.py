@@ -15,6 +15,7 @@ boxes) and ``losses(features, image_shapes, targets, proposals, matched_idxs, la
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import torch
@@ -71,8 +72,18 @@ def densepose_proposals(
     return boxes, gt_boxes, people
 
 
-class Branch(nn.Module):
+class Branch(nn.Module, abc.ABC):
     """What :class:`DensePoseRoIHeads` asks of a DensePose branch (see the module docstring)."""
+
+    @abc.abstractmethod
+    def forward(
+        self,
+        features: dict[str, torch.Tensor],
+        boxes: list[torch.Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> DensePoseChartOutput:
+        """The maps ``[R, ...]`` of the given boxes (per image ``[R_b, 4]`` xyxy, resized-image
+        pixels) of all images."""
 
     def predict(
         self,
@@ -84,6 +95,7 @@ class Branch(nn.Module):
         keypoints of the cascade; none by default)."""
         return self(features, boxes, image_shapes), [{} for _ in boxes]
 
+    @abc.abstractmethod
     def losses(
         self,
         features: dict[str, torch.Tensor],
@@ -94,7 +106,6 @@ class Branch(nn.Module):
         labels: list[torch.Tensor],
     ) -> dict[str, torch.Tensor]:
         """Training: the losses, given torchvision's sampled proposals and their matches."""
-        raise NotImplementedError
 
 
 class DensePoseBranch(Branch):
@@ -187,7 +198,7 @@ class DensePoseRoIHeads(RoIHeads):
 
     def __init__(self, *, densepose: Branch, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.densepose: Any = densepose
+        self.densepose = densepose
         self._sampled: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] | None
         self._sampled = None
 

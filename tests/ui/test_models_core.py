@@ -202,7 +202,7 @@ def test_the_project_is_exported_and_split_for_training(tmp_path: Path) -> None:
 
 def test_a_proposal_file_round_trips(tmp_path: Path) -> None:
     from annotator.surface.atlas import load_atlas
-    from model.inference.proposals import read_proposals, to_proposal, write_proposals
+    from model.inference.annotation_proposals import read_proposals, to_proposal, write_proposals
 
     atlas = load_atlas("anny")
     labels = np.zeros((40, 20), np.uint8)

@@ -462,7 +462,7 @@ class ModelHost(QObject):
             file.unlink(missing_ok=True)
             self._message("Pre-annotation ended after its project was closed: nothing stored.")
             return
-        from model.inference.proposals import read_proposals
+        from model.inference.annotation_proposals import read_proposals
 
         try:
             model, checkpoint, proposals = read_proposals(file)

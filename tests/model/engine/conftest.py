@@ -65,7 +65,12 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "synth", "--count", "6", "--size", "96", "--out", str(out), "--seed", "5", "--workers", "1"
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    SYNTH_OUTPUT.append(done.stdout + done.stderr)
     return out
+
+
+#: What the ``synth_data`` fixture's command printed (the output tests read it).
+SYNTH_OUTPUT: list[str] = []
 
 
 LIGHT = [

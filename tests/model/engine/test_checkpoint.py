@@ -65,8 +65,30 @@ def test_a_file_with_code_is_refused_and_the_code_never_runs(tmp_path: Path):
     _Payload.target = str(tmp_path / "pwned")
     evil = tmp_path / "evil.pth"
     torch.save({"format": "dpstudio-densepose-checkpoint", "model": _Payload()}, evil)
-    with pytest.raises(CheckpointError, match="never runs"):
+    with pytest.raises(CheckpointError, match="never runs") as refused:
         load_checkpoint(evil)
+    assert not (tmp_path / "pwned").exists()
+    assert "\n" not in str(refused.value) and "PyTorch 2.6" not in str(refused.value)
+
+
+def test_a_refused_file_gives_one_line_of_ours(tmp_path: Path):
+    """No torch paragraph, no pickle-protocol warning: one line naming the file."""
+    import subprocess
+    import sys
+
+    _Payload.target = str(tmp_path / "pwned")
+    evil = tmp_path / "evil.pth"
+    with evil.open("wb") as f:  # protocol 4, as a plain pickle.dump writes it
+        import pickle
+
+        pickle.dump({"model": _Payload()}, f, protocol=4)
+    command = [sys.executable, "-m", "annotator.cli", "model", "predict", "--checkpoint"]
+    command += [str(evil), str(tmp_path / "x.jpg"), "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert str(evil) in lines[0] and "never runs" in lines[0]
     assert not (tmp_path / "pwned").exists()
 
 
