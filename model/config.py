@@ -82,8 +82,32 @@ class CascadeConfig:
 
 
 @dataclass
+class InputConfig:
+    """How an image enters the network.
+
+    torchvision's convention (our presets): RGB in [0, 1] normalised by ImageNet's mean and
+    std, resized inside the network by bilinear interpolation of the float image.
+    detectron2's (the model zoo): BGR in [0, 255] minus its pixel mean, resized before the
+    network by ``ResizeShortestEdge`` (sizes rounded, Pillow's bilinear filter on the uint8
+    image).
+    """
+
+    #: "rgb" (RGB in [0, 1]) or "bgr255" (BGR in [0, 255]).
+    format: str = "rgb"
+    pixel_mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    pixel_std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    #: "tensor" (torchvision) or "pil" (detectron2's ResizeShortestEdge on the uint8 image).
+    resize: str = "tensor"
+
+
+@dataclass
 class ModelConfig:
-    """The detector and its heads (torchvision Faster R-CNN + FPN)."""
+    """The detector and its heads (torchvision Faster R-CNN + FPN).
+
+    The fields from ``input`` to ``box_pooler_sampling_ratio`` choose between torchvision's
+    conventions (the defaults, which our presets train with) and detectron2's, which a model
+    of its zoo needs to give detectron2's outputs (:mod:`model.zoo`, docs/adr/0011).
+    """
 
     #: "rcnn" (DensePose R-CNN: the DensePose head on RoIs; with ``cascade`` the multi-task
     #: cascade) or "fcn" (DensePose for the whole image, no RoIs; the detector only finds the
@@ -95,6 +119,29 @@ class ModelConfig:
     trainable_backbone_layers: int = 3
     #: "frozen_bn" (pretrained statistics), "bn" or "gn" (GroupNorm, for training from scratch).
     backbone_norm: str = "frozen_bn"
+    #: ResNet widths (detectron2's RESNETS.STEM_OUT_CHANNELS, RES2_OUT_CHANNELS and
+    #: WIDTH_PER_GROUP; torchvision's are 64, 256 (64 for ResNet-18 / 34) and 64).
+    resnet_stem_channels: int = 64
+    resnet_res2_channels: int = 0
+    resnet_width_per_group: int = 64
+    #: The stride of a ResNet bottleneck in its first 1x1 conv (MSRA / detectron2) instead of
+    #: the 3x3 conv (torchvision).
+    resnet_stride_in_1x1: bool = False
+    #: Channels of the FPN levels.
+    fpn_channels: int = 256
+    input: InputConfig = field(default_factory=InputConfig)
+    #: "torchvision" (cell anchors rounded to whole pixels, level strides from the feature
+    #: sizes) or "detectron2" (not rounded, strides 4, 8, ... 64).
+    anchors: str = "torchvision"
+    #: Proposal filtering and box post-processing: "torchvision" (small boxes dropped, NMS
+    #: on probabilities) or "detectron2" (empty boxes dropped, NMS on logits, boxes clipped
+    #: to the original image).
+    detector_rules: str = "torchvision"
+    #: Box head pooling: half-pixel offset, and samples per bin (0: adaptive).
+    box_pooler_aligned: bool = False
+    box_pooler_sampling_ratio: int = 2
+    #: Width of the box head's two fully connected layers.
+    box_head_dim: int = 1024
     #: Image sizes: shorter side drawn from ``min_size_train`` per batch (scale jitter).
     min_size_train: list[int] = field(default_factory=lambda: [640, 672, 704, 736, 768, 800])
     min_size_test: int = 800

@@ -8,10 +8,13 @@ from typing import Any
 from torch import nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops import MultiScaleRoIAlign
 
 from model.config import CascadeConfig, DensePoseHeadConfig, ModelConfig
-from model.modeling.backbone import build_backbone, fpn_levels
+from model.modeling.anchors import Detectron2AnchorGenerator
+from model.modeling.backbone import ResNetLayout, build_backbone, fpn_levels
 from model.modeling.cascade import CascadeBranch, TaskHeads
 from model.modeling.fcn import WholeImageBranch
 from model.modeling.heads import ChartPredictor, ConvStackHead, DeepLabHead, FPNDecoder
@@ -19,6 +22,7 @@ from model.modeling.losses import ChartLossWeights
 from model.modeling.pooler import RoIPooler
 from model.modeling.rcnn import DensePoseRCNN
 from model.modeling.roi_heads import Branch, DensePoseBranch
+from model.modeling.transform import Detectron2Transform
 from model.modeling.weights import StartingWeights
 
 ARCHITECTURES = ("rcnn", "fcn")
@@ -172,35 +176,33 @@ def _cascade_parts(
 def build_model(cfg: ModelConfig, weights: StartingWeights | None = None) -> nn.Module:
     """The network of ``cfg``, with the starting weights applied (not a checkpoint file)."""
     weights = weights or StartingWeights()
-    if cfg.architecture not in ARCHITECTURES:
-        raise ValueError(
-            f"model.architecture must be one of {ARCHITECTURES}, got {cfg.architecture!r}"
-        )
-    if cfg.densepose.coarse_segm_channels not in (2, 15):
-        raise ValueError("model.densepose.coarse_segm_channels must be 2 or 15")
+    _check(cfg)
     backbone, strides = build_backbone(
         name=cfg.backbone,
         norm=cfg.backbone_norm,
         trainable_layers=cfg.trainable_backbone_layers,
         weights=weights.backbone,
+        layout=ResNetLayout(
+            stem_channels=cfg.resnet_stem_channels,
+            res2_channels=cfg.resnet_res2_channels,
+            width_per_group=cfg.resnet_width_per_group,
+            stride_in_1x1=cfg.resnet_stride_in_1x1,
+        ),
+        fpn_channels=cfg.fpn_channels,
     )
-    levels = len(fpn_levels(backbone)) + 1  # + the max-pool level the RPN also uses
-    if len(cfg.anchor_sizes) != levels:
-        raise ValueError(
-            f"model.anchor_sizes needs {levels} sizes for {cfg.backbone} "
-            f"(one per FPN level), got {cfg.anchor_sizes}"
-        )
-    anchors = AnchorGenerator(
-        sizes=tuple((s,) for s in cfg.anchor_sizes), aspect_ratios=((0.5, 1.0, 2.0),) * levels
-    )
+    levels = fpn_levels(backbone)
     model = DensePoseRCNN(
         backbone,
         densepose=build_densepose_branch(cfg, backbone, strides),
         min_size_train=tuple(cfg.min_size_train),
         min_size_test=cfg.min_size_test,
         max_size=cfg.max_size,
-        rpn_anchor_generator=anchors,
-        box_roi_pool=MultiScaleRoIAlign(fpn_levels(backbone), 7, 2),
+        transform=build_transform(cfg),
+        detectron2_rules=cfg.detector_rules == "detectron2",
+        rpn_anchor_generator=build_anchors(cfg, [*strides, strides[-1] * 2]),
+        box_roi_pool=_box_pooler(cfg, levels),
+        box_head=TwoMLPHead(cfg.fpn_channels * 7 * 7, cfg.box_head_dim),
+        box_predictor=FastRCNNPredictor(cfg.box_head_dim, 2),
         rpn_pre_nms_top_n_train=cfg.rpn_pre_nms_top_n_train,
         rpn_post_nms_top_n_train=cfg.rpn_post_nms_top_n_train,
         rpn_pre_nms_top_n_test=cfg.rpn_pre_nms_top_n_test,
@@ -216,6 +218,67 @@ def build_model(cfg: ModelConfig, weights: StartingWeights | None = None) -> nn.
         if any(not k.startswith("roi_heads.densepose") for k in missing):
             raise ValueError(f"COCO weights do not fit this model: missing {missing[:3]}")
     return model
+
+
+def _check(cfg: ModelConfig) -> None:
+    """Fields with a fixed set of values (the config loader checks only types)."""
+    choices = {
+        "model.architecture": (cfg.architecture, ARCHITECTURES),
+        "model.anchors": (cfg.anchors, ("torchvision", "detectron2")),
+        "model.detector_rules": (cfg.detector_rules, ("torchvision", "detectron2")),
+        "model.input.format": (cfg.input.format, ("rgb", "bgr255")),
+        "model.input.resize": (cfg.input.resize, ("tensor", "pil")),
+    }
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ValueError(f"{key} must be one of {', '.join(allowed)}, got {value!r}")
+    if cfg.densepose.coarse_segm_channels not in (2, 15):
+        raise ValueError("model.densepose.coarse_segm_channels must be 2 or 15")
+    if cfg.input.format == "bgr255" and cfg.input.resize != "pil":
+        raise ValueError("model.input.format bgr255 (detectron2's) needs model.input.resize=pil")
+
+
+def build_transform(cfg: ModelConfig) -> GeneralizedRCNNTransform:
+    """The image transform: torchvision's, or detectron2's resize and input format."""
+    sizes = tuple(cfg.min_size_train)
+    if cfg.input.resize == "tensor":
+        return GeneralizedRCNNTransform(
+            sizes, cfg.max_size, list(cfg.input.pixel_mean), list(cfg.input.pixel_std)
+        )
+    bgr = cfg.input.format == "bgr255"
+    return Detectron2Transform(
+        sizes,
+        cfg.max_size,
+        list(cfg.input.pixel_mean),
+        list(cfg.input.pixel_std),
+        bgr=bgr,
+        scale=255.0 if bgr else 1.0,
+    )
+
+
+def build_anchors(cfg: ModelConfig, strides: list[int]) -> AnchorGenerator:
+    """One anchor size and three aspect ratios per level (the FPN levels and the pooled one)."""
+    if len(cfg.anchor_sizes) != len(strides):
+        raise ValueError(
+            f"model.anchor_sizes needs {len(strides)} sizes for {cfg.backbone} "
+            f"(one per FPN level), got {cfg.anchor_sizes}"
+        )
+    sizes = tuple((s,) for s in cfg.anchor_sizes)
+    ratios = ((0.5, 1.0, 2.0),) * len(strides)
+    if cfg.anchors == "detectron2":
+        return Detectron2AnchorGenerator(sizes, ratios, tuple(strides))
+    return AnchorGenerator(sizes=sizes, aspect_ratios=ratios)
+
+
+def _box_pooler(cfg: ModelConfig, levels: list[str]) -> nn.Module:
+    if cfg.detector_rules == "detectron2" or cfg.box_pooler_aligned:
+        return RoIPooler(
+            featmap_names=levels,
+            output_size=7,
+            sampling_ratio=cfg.box_pooler_sampling_ratio,
+            aligned=cfg.box_pooler_aligned,
+        )
+    return MultiScaleRoIAlign(levels, 7, cfg.box_pooler_sampling_ratio)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -13,8 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 from torchvision.models.detection.faster_rcnn import FasterRCNN
-from torchvision.models.detection.transform import resize_boxes
+from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
 
+from model.modeling.detector_rules import ProposalNetwork
 from model.modeling.roi_heads import Branch, DensePoseRoIHeads
 from model.structures import DensePoseChartOutput
 
@@ -28,6 +29,10 @@ class DensePoseRCNN(FasterRCNN):
         min_size_train: shorter image sides drawn from in training (scale jitter).
         min_size_test: shorter image side in inference.
         roi_extra: mask / keypoint parts for torchvision's ``RoIHeads`` (may be empty).
+        transform: the image transform (default torchvision's, from the sizes and
+            ``image_mean`` / ``image_std``).
+        detectron2_rules: filter proposals and detections as detectron2 does
+            (:mod:`model.modeling.detector_rules`).
         **kwargs: torchvision ``FasterRCNN`` arguments (RPN, box head, sizes).
     """
 
@@ -39,14 +44,34 @@ class DensePoseRCNN(FasterRCNN):
         min_size_train: tuple[int, ...] = (800,),
         min_size_test: int = 800,
         roi_extra: dict[str, nn.Module] | None = None,
+        transform: GeneralizedRCNNTransform | None = None,
+        detectron2_rules: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(backbone, num_classes=2, min_size=min_size_train, **kwargs)
+        classes = None if "box_predictor" in kwargs else 2
+        super().__init__(backbone, num_classes=classes, min_size=min_size_train, **kwargs)
         self.min_size_train = tuple(min_size_train)
         self.min_size_test = min_size_test
+        if transform is not None:
+            self.transform = transform
+        rpn: Any = getattr(self, "rpn")  # noqa: B009 (torchvision leaves it untyped)
+        self.rpn = ProposalNetwork(
+            rpn.anchor_generator,
+            rpn.head,
+            kwargs.get("rpn_fg_iou_thresh", 0.7),
+            kwargs.get("rpn_bg_iou_thresh", 0.3),
+            kwargs.get("rpn_batch_size_per_image", 256),
+            kwargs.get("rpn_positive_fraction", 0.5),
+            rpn._pre_nms_top_n,
+            rpn._post_nms_top_n,
+            rpn.nms_thresh,
+            score_thresh=rpn.score_thresh,
+        )
+        self.rpn.detectron2_rules = detectron2_rules
         base: Any = getattr(self, "roi_heads")  # noqa: B009 (torchvision leaves it untyped)
         self.roi_heads = DensePoseRoIHeads(
             densepose=densepose,
+            detectron2_rules=detectron2_rules,
             box_roi_pool=base.box_roi_pool,
             box_head=base.box_head,
             box_predictor=base.box_predictor,

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torchvision.models.detection.roi_heads import RoIHeads
 
+from model.modeling.detector_rules import detectron2_detections
 from model.modeling.heads import FPNDecoder
 from model.modeling.losses import (
     ChartLossWeights,
@@ -196,11 +197,34 @@ class DensePoseRoIHeads(RoIHeads):
         **kwargs: torchvision ``RoIHeads`` arguments (box, mask and keypoint parts).
     """
 
-    def __init__(self, *, densepose: Branch, **kwargs: Any) -> None:
+    def __init__(self, *, densepose: Branch, detectron2_rules: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.densepose = densepose
+        self.detectron2_rules = detectron2_rules
         self._sampled: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] | None
         self._sampled = None
+
+    def postprocess_detections(
+        self,
+        class_logits: torch.Tensor,
+        box_regression: torch.Tensor,
+        proposals: list[torch.Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """torchvision's, or detectron2's rules (:mod:`model.modeling.detector_rules`)."""
+        if not self.detectron2_rules:
+            return super().postprocess_detections(
+                class_logits, box_regression, proposals, image_shapes
+            )
+        return detectron2_detections(
+            class_logits,
+            self.box_coder.decode(box_regression, proposals),
+            image_shapes,
+            [len(p) for p in proposals],
+            score_thresh=self.score_thresh,
+            nms_thresh=self.nms_thresh,
+            detections_per_img=self.detections_per_img,
+        )
 
     def select_training_samples(self, proposals, targets):
         """torchvision's sampling, remembered for the DensePose branch."""
