@@ -201,6 +201,9 @@ class SolverConfig:
     warmup_factor: float = 0.1
     #: Gradient clipping by total norm; 0 disables.
     clip_grad_norm: float = 0.0
+    #: Gradient clipping of each value to [-v, v] (detectron2's CLIP_GRADIENTS "value", which
+    #: its confidence configs enable with 1.0); 0 disables.
+    clip_grad_value: float = 0.0
     #: Mixed precision: CUDA float16 with a grad scaler, CPU bfloat16 autocast.
     amp: bool = False
     checkpoint_period: int = 5000

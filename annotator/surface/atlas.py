@@ -204,6 +204,16 @@ class Atlas:
         """How each chart was flattened and how well (see :class:`ChartStats`)."""
         return [ChartStats(**s) for s in self._stats]
 
+    @property
+    def official_charts(self) -> bool:
+        """The official DensePose charts: SMPL cut and flattened as ``UV_Processed.mat`` says
+        (what DensePose-COCO and detectron2's models speak)."""
+        return (
+            self.body == "smpl"
+            and bool(self._stats)
+            and all(s.get("method") == "densepose" for s in self._stats)
+        )
+
     @functools.cached_property
     def _locators(self) -> dict[int, _ChartLocator]:
         out = {}

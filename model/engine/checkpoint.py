@@ -32,8 +32,17 @@ class CheckpointError(ValueError):
     """The file is not a checkpoint of ours, is damaged, or belongs to another atlas."""
 
 
+#: The atlas identity of a model that speaks the official DensePose charts (detectron2's zoo):
+#: SMPL cut and flattened as DensePose's ``UV_Processed.mat`` says, whatever the digest of the
+#: user's SMPL build.
+OFFICIAL_CHARTS = {"body": "smpl", "digest": "densepose-official"}
+
+
 def atlas_identity(atlas: Atlas) -> dict[str, str]:
-    """Body model and a digest of the charts: what the model's (I, U, V) mean."""
+    """Body model and a digest of the charts: what the model's (I, U, V) mean
+    (:data:`OFFICIAL_CHARTS` for an SMPL atlas of the official charts)."""
+    if atlas.official_charts:
+        return dict(OFFICIAL_CHARTS)
     digest = hashlib.sha1()
     for array in (
         atlas.faces.astype(np.int64),
@@ -83,6 +92,7 @@ class Checkpoint:
         model: the model's state dict.
         training: optimizer, scheduler, scaler and RNG states (None in a weights-only file).
         path: where it was read from.
+        origin: where an imported model came from (detectron2 file, its SHA-256, zoo name).
     """
 
     config: dict[str, Any]
@@ -91,6 +101,13 @@ class Checkpoint:
     model: dict[str, torch.Tensor]
     training: dict[str, Any] | None
     path: Path
+    origin: dict[str, str] | None = None
+
+    @property
+    def official_charts(self) -> bool:
+        """The model speaks the official DensePose charts (a detectron2 model, or one trained
+        on official DensePose-COCO charts)."""
+        return self.atlas == OFFICIAL_CHARTS
 
     def check_atlas(self, atlas: Atlas) -> None:
         """Refuse a model trained for another body model or other charts."""
@@ -112,9 +129,10 @@ def save_checkpoint(
     iteration: int,
     model: dict[str, torch.Tensor],
     training: dict[str, Any] | None,
+    origin: dict[str, str] | None = None,
 ) -> Path:
     """Write atomically and point ``last_checkpoint`` at it."""
-    payload = {
+    payload: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "config": config,
@@ -123,6 +141,8 @@ def save_checkpoint(
         "model": model,
         "training": training,
     }
+    if origin is not None:
+        payload["origin"] = origin
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
@@ -169,6 +189,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         model=data["model"],
         training=data.get("training"),
         path=path,
+        origin=data.get("origin"),
     )
 
 

@@ -246,6 +246,8 @@ class Trainer:
         st = self.state
         if st.scaler is not None:
             st.scaler.unscale_(st.optimizer)
+        if self.solver.clip_grad_value > 0:  # before the norm is measured, as detectron2
+            torch.nn.utils.clip_grad_value_(self.params, self.solver.clip_grad_value)
         max_norm = self.solver.clip_grad_norm if self.solver.clip_grad_norm > 0 else math.inf
         norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
         skipped = dist_utils.any_true(not bool(torch.isfinite(norm)), self.world)

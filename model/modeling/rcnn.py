@@ -48,6 +48,8 @@ class DensePoseRCNN(FasterRCNN):
         detectron2_rules: bool = False,
         **kwargs: Any,
     ) -> None:
+        # torchvision accepts only its own box pooler; ours goes straight to the RoI heads.
+        box_pool = kwargs.pop("box_roi_pool", None)
         classes = None if "box_predictor" in kwargs else 2
         super().__init__(backbone, num_classes=classes, min_size=min_size_train, **kwargs)
         self.min_size_train = tuple(min_size_train)
@@ -72,7 +74,7 @@ class DensePoseRCNN(FasterRCNN):
         self.roi_heads = DensePoseRoIHeads(
             densepose=densepose,
             detectron2_rules=detectron2_rules,
-            box_roi_pool=base.box_roi_pool,
+            box_roi_pool=box_pool if box_pool is not None else base.box_roi_pool,
             box_head=base.box_head,
             box_predictor=base.box_predictor,
             fg_iou_thresh=kwargs.get("box_fg_iou_thresh", 0.5),
