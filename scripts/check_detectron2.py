@@ -1,0 +1,445 @@
+"""Show that the studio runs detectron2's DensePose models exactly as detectron2 does.
+
+For each configuration of detectron2's DensePose model zoo (the 27 of its page by default):
+
+1. build detectron2's own model from its config file, with random weights calibrated so that
+   it detects something (random affine on every norm layer, small random biases, frozen
+   batch-norm statistics measured on a separate random image, box regression weights scaled
+   down so that boxes stay near their anchors);
+2. save it in the zoo's file format (a pickle of numpy arrays) and load that file back into
+   detectron2 with its own checkpointer;
+3. import the same file into the studio (``model/zoo``);
+4. run both on the same images at each test size, detectron2 as its ``DefaultPredictor``
+   does (``ResizeShortestEdge`` on the uint8 BGR image) and its chart-result converter, the
+   studio through its ``Predictor``;
+5. print per configuration and size: detections equal (count and order), the largest box
+   and score differences, the share of pixels with the same fine part, the largest U / V
+   difference where both give the same part, and the median inference time of each.
+
+Nothing of detectron2 is in the repository: this script imports it from the checkout it is
+given (and its pure-Python dependencies from ``--deps``; see the README).
+
+``--fixture DIR`` instead writes the small fixture the tests use (tests/model/zoo): narrow
+versions of a few configurations (same code paths, tiny widths), their zoo-format files, the
+images and detectron2's outputs.
+
+    python scripts/check_detectron2.py --detectron2 ~/detectron2 --deps ~/d2deps \\
+        --images runs/synth_val/images --sizes 512,800 --out runs/check_detectron2.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+#: Detections per image and score threshold of both models (kept small: CPU time).
+DETECTIONS = 10
+SCORE_THRESH = 0.05
+
+#: The narrow fixture's detectron2 overrides and the studio fields they correspond to.
+TINY_D2 = [
+    "MODEL.RESNETS.STEM_OUT_CHANNELS", 16,
+    "MODEL.RESNETS.RES2_OUT_CHANNELS", 32,
+    "MODEL.RESNETS.WIDTH_PER_GROUP", 8,
+    "MODEL.FPN.OUT_CHANNELS", 32,
+    "MODEL.ROI_BOX_HEAD.FC_DIM", 64,
+    "MODEL.ROI_DENSEPOSE_HEAD.CONV_HEAD_DIM", 32,
+    "MODEL.ROI_DENSEPOSE_HEAD.NUM_STACKED_CONVS", 2,
+    "MODEL.ROI_DENSEPOSE_HEAD.DECODER_CONV_DIMS", 32,
+    "MODEL.ROI_DENSEPOSE_HEAD.DECODER_NUM_CLASSES", 32,
+]  # fmt: skip
+TINY_OURS = [
+    "model.resnet_stem_channels=16",
+    "model.resnet_res2_channels=32",
+    "model.resnet_width_per_group=8",
+    "model.fpn_channels=32",
+    "model.box_head_dim=64",
+    "model.densepose.conv_dim=32",
+    "model.densepose.num_convs=2",
+    "model.densepose.decoder_conv_dim=32",
+    "model.densepose.decoder_channels=32",
+]
+#: The fixture's configurations: every code path of the 27 (decoder, DeepLab head, both UV
+#: confidences, segmentation confidence, legacy head, the evolution models' box pooler).
+FIXTURE_MODELS = ("R_50_FPN_DL_WC2M_s1x", "R_50_FPN_s1x_legacy", "R_50_FPN_DL_WC1M_3x_Atop10P_CA")
+
+
+@dataclass
+class Comparison:
+    """Both models on the same images at one size."""
+
+    config: str
+    size: int
+    images: int
+    detections_d2: int
+    detections_ours: int
+    same_detections: bool
+    max_box_diff: float
+    max_score_diff: float
+    pixels: int
+    same_part_share: float
+    max_uv_diff: float
+    seconds_d2: float
+    seconds_ours: float
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds_ours / self.seconds_d2
+
+
+# -- detectron2 ----------------------------------------------------------------------------
+
+
+def import_detectron2(checkout: Path, deps: Path | None) -> None:
+    """Put detectron2 (and its DensePose project) on the path, after our own packages."""
+    for path in (checkout, checkout / "projects" / "DensePose", deps):
+        if path is not None:
+            sys.path.append(str(path))
+    import detectron2  # noqa: F401
+
+
+def d2_config(zoo_config_file: str, checkout: Path, size: int, tiny: bool) -> Any:
+    from densepose import add_densepose_config
+    from detectron2.config import get_cfg
+
+    cfg = get_cfg()
+    add_densepose_config(cfg)
+    cfg.merge_from_file(str(checkout / "projects/DensePose/configs" / zoo_config_file))
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.WEIGHTS = ""
+    cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = SCORE_THRESH
+    cfg.TEST.DETECTIONS_PER_IMAGE = DETECTIONS
+    cfg.INPUT.MIN_SIZE_TEST = size
+    if tiny:
+        cfg.merge_from_list(TINY_D2)
+    return cfg
+
+
+def calibrate(model: torch.nn.Module, seed: int) -> None:
+    """Random weights that detect something (see the module docstring)."""
+    from detectron2.layers import FrozenBatchNorm2d
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, FrozenBatchNorm2d | torch.nn.GroupNorm):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=gen) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
+            elif getattr(module, "bias", None) is not None and isinstance(
+                module.bias, torch.Tensor
+            ):
+                if float(module.bias.abs().max()) == 0.0:
+                    module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.01)
+    hooks = [
+        m.register_forward_pre_hook(_set_statistics)
+        for m in model.modules()
+        if isinstance(m, FrozenBatchNorm2d)
+    ]
+    image = (torch.rand(3, 320, 416, generator=gen) * 255).float()
+    model.eval()
+    with torch.no_grad():
+        model([{"image": image, "height": 320, "width": 416}])
+    for hook in hooks:
+        hook.remove()
+    with torch.no_grad():  # random box deltas push every box off the image (slivers at the
+        for name, param in model.named_parameters():  # border): keep boxes near anchors
+            if "anchor_deltas" in name or "bbox_pred" in name:
+                param.mul_(0.1)
+
+
+def _set_statistics(module: Any, inputs: tuple[torch.Tensor, ...]) -> None:
+    x = inputs[0]
+    module.running_mean.copy_(x.mean(dim=(0, 2, 3)))
+    module.running_var.copy_(x.var(dim=(0, 2, 3)) + 1e-3)
+
+
+def save_zoo_file(model: torch.nn.Module, path: Path, protocol: int) -> None:
+    """The model in the zoo's file format: a pickle of ``{"model": {name: numpy array}}``."""
+    state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        pickle.dump({"model": state, "__author__": "scripts/check_detectron2.py"}, f, protocol)
+
+
+def d2_model(cfg: Any, file: Path) -> Any:
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    model = build_model(cfg).eval()
+    DetectionCheckpointer(model).load(str(file))
+    return model
+
+
+def d2_predict(model: Any, cfg: Any, rgb: np.ndarray) -> list[dict[str, Any]]:
+    """detectron2 as its DefaultPredictor, then its chart-result converter per detection."""
+    import detectron2.data.transforms as T
+    from densepose.converters.chart_output_to_chart_result import (
+        densepose_chart_predictor_output_to_result,
+    )
+
+    bgr = rgb[:, :, ::-1]
+    aug = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
+    image = aug.get_transform(bgr).apply_image(bgr)
+    tensor = torch.as_tensor(image.astype("float32").transpose(2, 0, 1))
+    with torch.no_grad():
+        (out,) = model([{"image": tensor, "height": rgb.shape[0], "width": rgb.shape[1]}])
+    inst = out["instances"]
+    people = []
+    for k in range(len(inst)):
+        result = densepose_chart_predictor_output_to_result(
+            inst.pred_densepose[k], inst.pred_boxes[k]
+        )
+        people.append(
+            {
+                "box": inst.pred_boxes.tensor[k].numpy().astype(np.float64),
+                "score": float(inst.scores[k]),
+                "labels": result.labels.numpy().astype(np.uint8),
+                "uv": result.uv.clamp(0, 1).numpy(),
+            }
+        )
+    return people
+
+
+# -- the studio ----------------------------------------------------------------------------
+
+
+def our_predictor(
+    file: Path, zoo_name: str, size: int, extra: list[str], out_dir: Path
+) -> Any:
+    from model.inference.predictor import Predictor
+    from model.zoo.catalog import zoo_config, zoo_model
+    from model.zoo.convert import import_detectron2
+
+    overrides = [
+        f"model.min_size_test={size}",
+        f"model.box_score_thresh={SCORE_THRESH}",
+        f"model.detections_per_img={DETECTIONS}",
+        *extra,
+    ]
+    cfg = zoo_config(zoo_model(zoo_name), overrides)
+    ckpt = import_detectron2(file, cfg, out_dir / f"{zoo_name}_{size}.pth", zoo_name=zoo_name)
+    return Predictor.from_checkpoint(ckpt, device="cpu", score_threshold=0.0)
+
+
+def our_predict(predictor: Any, rgb: np.ndarray) -> list[dict[str, Any]]:
+    return [
+        {
+            "box": np.asarray(p.box, np.float64),
+            "score": p.score,
+            "labels": p.densepose.labels.numpy(),
+            "uv": p.densepose.uv.numpy(),
+        }
+        for p in predictor(rgb)
+    ]
+
+
+# -- comparing -----------------------------------------------------------------------------
+
+
+def compare(d2: list[dict[str, Any]], ours: list[dict[str, Any]]) -> dict[str, float]:
+    """Figures of one image (see :class:`Comparison`)."""
+    n = min(len(d2), len(ours))
+    same_boxes = len(d2) == len(ours)
+    box_diff = score_diff = uv_diff = 0.0
+    pixels = same = 0
+    for a, b in zip(d2[:n], ours[:n], strict=True):
+        box_diff = max(box_diff, float(np.abs(a["box"] - b["box"]).max()))
+        score_diff = max(score_diff, abs(a["score"] - b["score"]))
+        pixels += a["labels"].size
+        if a["labels"].shape != b["labels"].shape:
+            continue  # a different integer box: every pixel counts as different
+        agree = a["labels"] == b["labels"]
+        same += int(agree.sum())
+        on = agree & (a["labels"] > 0)
+        if on.any():
+            uv_diff = max(uv_diff, float(np.abs(a["uv"][:, on] - b["uv"][:, on]).max()))
+    for extra in d2[n:]:
+        pixels += extra["labels"].size
+    return {
+        "same": float(same_boxes and box_diff < 0.5),
+        "box": box_diff,
+        "score": score_diff,
+        "pixels": pixels,
+        "same_pixels": same,
+        "uv": uv_diff,
+    }
+
+
+def run_config(
+    zoo_name: str,
+    args: argparse.Namespace,
+    images: list[np.ndarray],
+    work: Path,
+    *,
+    tiny: bool = False,
+    seed: int = 0,
+) -> list[Comparison]:
+    """Build, calibrate, save, import and compare one configuration at every size."""
+    from detectron2.modeling import build_model
+
+    from model.zoo.catalog import zoo_model
+
+    config_file = zoo_model(zoo_name).config
+    file = work / f"{zoo_name}.pkl"
+    base = d2_config(config_file, args.detectron2, args.sizes[0], tiny)
+    torch.manual_seed(seed)
+    model = build_model(base)
+    calibrate(model, seed)
+    save_zoo_file(model, file, protocol=(2, 4, 5)[seed % 3])
+    out = []
+    for size in args.sizes:
+        cfg = d2_config(config_file, args.detectron2, size, tiny)
+        d2 = d2_model(cfg, file)
+        ours = our_predictor(file, zoo_name, size, TINY_OURS if tiny else [], work)
+        out.append(_compare_size(zoo_name, size, cfg, d2, ours, images, args.repeat))
+    return out
+
+
+def _compare_size(
+    name: str, size: int, cfg: Any, d2: Any, ours: Any, images: list[np.ndarray], repeat: int
+) -> Comparison:
+    totals = {"d2": 0, "ours": 0, "same": 1.0, "box": 0.0, "score": 0.0, "pixels": 0}
+    totals |= {"same_pixels": 0, "uv": 0.0}
+    times: dict[str, list[float]] = {"d2": [], "ours": []}
+    for rgb in images:
+        for _ in range(repeat):  # interleaved, so that both see the same machine
+            start = time.perf_counter()
+            a = d2_predict(d2, cfg, rgb)
+            times["d2"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            b = our_predict(ours, rgb)
+            times["ours"].append(time.perf_counter() - start)
+        figures = compare(a, b)
+        totals["d2"] += len(a)
+        totals["ours"] += len(b)
+        totals["same"] = min(totals["same"], figures["same"])
+        for key in ("box", "score", "uv"):
+            totals[key] = max(totals[key], figures[key])
+        totals["pixels"] += figures["pixels"]
+        totals["same_pixels"] += figures["same_pixels"]
+    return Comparison(
+        config=name,
+        size=size,
+        images=len(images),
+        detections_d2=int(totals["d2"]),
+        detections_ours=int(totals["ours"]),
+        same_detections=bool(totals["same"]),
+        max_box_diff=float(totals["box"]),
+        max_score_diff=float(totals["score"]),
+        pixels=int(totals["pixels"]),
+        same_part_share=totals["same_pixels"] / max(1, totals["pixels"]),
+        max_uv_diff=float(totals["uv"]),
+        seconds_d2=statistics.median(times["d2"]),
+        seconds_ours=statistics.median(times["ours"]),
+    )
+
+
+def print_row(c: Comparison) -> None:
+    print(
+        f"{c.config:44s} {c.size:4d}  dets {c.detections_d2:3d}/{c.detections_ours:3d} "
+        f"{'same' if c.same_detections else 'DIFF'}  box {c.max_box_diff:.2e}  "
+        f"score {c.max_score_diff:.2e}  parts {100 * c.same_part_share:.4f}% "
+        f"of {c.pixels}  uv {c.max_uv_diff:.2e}  "
+        f"d2 {c.seconds_d2:.2f} s  ours {c.seconds_ours:.2f} s  ratio {c.ratio:.2f}",
+        flush=True,
+    )
+
+
+def read_images(folder: Path, count: int) -> list[np.ndarray]:
+    from PIL import Image
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    if not files:
+        raise SystemExit(f"{folder}: no .png or .jpg images")
+    return [np.asarray(Image.open(p).convert("RGB")) for p in files[:count]]
+
+
+def write_fixture(args: argparse.Namespace, images: list[np.ndarray]) -> None:
+    """The tests' fixture: narrow models, their files, images and detectron2's outputs."""
+    from PIL import Image
+
+    out: Path = args.fixture
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    for k, rgb in enumerate(images):
+        Image.fromarray(rgb).save(out / "images" / f"{k}.png")
+    records: dict[str, Any] = {"sizes": args.sizes, "detections": DETECTIONS}
+    records |= {"score_thresh": SCORE_THRESH, "overrides": TINY_OURS, "models": {}}
+    arrays: dict[str, np.ndarray] = {}
+    for seed, name in enumerate(FIXTURE_MODELS):
+        rows = run_config(name, args, images, out, tiny=True, seed=seed)
+        records["models"][name] = [asdict(r) for r in rows]
+        for row in rows:
+            print_row(row)
+        for size in args.sizes:
+            cfg = d2_config(zoo_config_file(name), args.detectron2, size, True)
+            d2 = d2_model(cfg, out / f"{name}.pkl")
+            for k, rgb in enumerate(images):
+                for j, person in enumerate(d2_predict(d2, cfg, rgb)):
+                    for key, value in person.items():
+                        arrays[f"{name}/{size}/{k}/{j}/{key}"] = np.asarray(value)
+    for stale in out.glob("*.pth"):
+        stale.unlink()
+    np.savez_compressed(out / "detectron2_outputs.npz", **arrays)
+    (out / "fixture.json").write_text(json.dumps(records, indent=1))
+    print(f"fixture -> {out}")
+
+
+def zoo_config_file(name: str) -> str:
+    from model.zoo.catalog import zoo_model
+
+    return zoo_model(name).config
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--detectron2", type=Path, required=True, help="detectron2 checkout")
+    parser.add_argument("--deps", type=Path, help="folder of detectron2's Python dependencies")
+    parser.add_argument("--images", type=Path, required=True, help="folder of test images")
+    parser.add_argument("--count", type=int, default=2, help="images to use")
+    parser.add_argument("--sizes", default="512,800", help="test sizes (shorter side)")
+    parser.add_argument("--configs", help="comma-separated zoo names (default: all 27)")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs per image")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON")
+    parser.add_argument("--fixture", type=Path, help="write the tests' fixture here instead")
+    parser.add_argument("--work", type=Path, default=Path("runs/check_detectron2"))
+    args = parser.parse_args()
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import_detectron2(args.detectron2, args.deps)
+    images = read_images(args.images, args.count)
+    if args.fixture:
+        write_fixture(args, images)
+        return 0
+    from model.zoo.catalog import ZOO
+
+    names = args.configs.split(",") if args.configs else [m.name for m in ZOO]
+    rows: list[Comparison] = []
+    for seed, name in enumerate(names):
+        for row in run_config(name, args, images, args.work, seed=seed):
+            print_row(row)
+            rows.append(row)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps([asdict(r) | {"ratio": r.ratio} for r in rows], indent=1))
+    bad = [r for r in rows if not r.same_detections or r.same_part_share < 0.9999]
+    print(f"{len(rows) - len(bad)} of {len(rows)} configuration-sizes meet the goal")
+    return 0 if not bad else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
