@@ -72,13 +72,19 @@ def with_database(url: str, database: str) -> str:
 _TRANSLATED: dict[str, str] = {}
 
 
-def translate(sql: str) -> str:
-    """SQLite-style statement -> psycopg's placeholders (cached)."""
-    found = _TRANSLATED.get(sql)
+def translate(sql: str, bound: bool = True) -> str:
+    """SQLite-style statement -> psycopg's placeholders (cached).
+
+    Args:
+        sql: the statement, ``?`` for each parameter.
+        bound: parameters come with it; without any, psycopg sends the text as it is.
+    """
+    key = sql if bound else "\0" + sql
+    found = _TRANSLATED.get(key)
     if found is None:
-        found = sql.replace("%", "%%").replace("?", "%s")
+        found = sql.replace("%", "%%").replace("?", "%s") if bound else sql
         found = re.sub(r"^\s*BEGIN IMMEDIATE\s*$", "BEGIN", found)
-        _TRANSLATED[sql] = found
+        _TRANSLATED[key] = found
     return found
 
 
@@ -156,7 +162,8 @@ class PgConnection:
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> PgCursor:
         with self._errors():
-            cur = self.raw.execute(translate(sql), tuple(args) or None)
+            params = tuple(args) or None
+            cur = self.raw.execute(translate(sql, params is not None), params)
             rows = cur.fetchall() if cur.description is not None else []
             return PgCursor(rows, cur.rowcount)
 
