@@ -174,12 +174,16 @@ BEGIN
 END
 $f$;
 
--- Keep holding a task (the app calls it while the annotator works on it).
+-- Keep holding a task (the app calls it while the annotator works on it); an expired lease
+-- is renewed only if nobody else took the task meanwhile.
 CREATE FUNCTION dp_renew(pid BIGINT, lease_seconds DOUBLE PRECISION) RETURNS BOOLEAN
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS
 $f$
 UPDATE leases SET expires = dp_now() + lease_seconds
 WHERE person_id = pid AND annotator_id = dp_me() AND done IS NULL
+  AND (expires > dp_now() OR NOT EXISTS (
+       SELECT 1 FROM leases o WHERE o.person_id = pid AND o.annotator_id <> dp_me()
+       AND (o.done IS NOT NULL OR o.expires > dp_now())))
 RETURNING TRUE
 $f$;
 
