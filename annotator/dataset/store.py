@@ -260,6 +260,11 @@ class Project(OverviewMixin, ProposalMixin):
         record = self.image(image) if isinstance(image, int) else image
         return (self.directory / record.path).resolve()
 
+    def local_image_path(self, image: ImageRecord) -> str:
+        """The image's path relative to :attr:`directory` on this machine (what training
+        data exported from the project names as ``file_name``)."""
+        return image.path
+
     # -- persons ---------------------------------------------------------------------------
 
     def add_person(self, person: Person) -> int:

@@ -212,6 +212,11 @@ class SharedProject(TeamMixin, Project):
             partial.replace(local)
         return local
 
+    def local_image_path(self, image: ImageRecord) -> str:
+        """This machine's copy of the image (fetched if needed), relative to
+        :attr:`directory`."""
+        return self.image_file(image).relative_to(self.directory).as_posix()
+
     def cached_image_path(self, record: ImageRecord) -> Path:
         """Where this machine keeps (or will keep) an image: by its content hash."""
         suffix = Path(record.file_name).suffix.lower()[:8]
