@@ -38,6 +38,7 @@ class SimConfig:
         lease_seconds: the lease of each claim.
         think: seconds between clicks (0: as fast as the server answers).
         seed: its random numbers.
+        max_points: answer at most this many points of a task, then finish it (0: all).
     """
 
     url: str
@@ -48,6 +49,7 @@ class SimConfig:
     lease_seconds: float = 30.0
     think: float = 0.0
     seed: int = 0
+    max_points: int = 0
 
 
 def run(config: SimConfig) -> None:
@@ -88,6 +90,7 @@ def _one_task(
         return False
     points = project.sample_points(person)
     n = 0 if points is None else len(points)
+    n = min(n, config.max_points) if config.max_points else n
     done = project.answers(person, config.name)
     for index in range(n):
         if done is not None and done.status[index]:
