@@ -78,23 +78,13 @@ def main() -> None:
         build(url, folder, args.persons, names)
         ctx = multiprocessing.get_context("spawn")
         logs = {name: folder / f"{name}.jsonl" for name in names}
-        procs = [
-            ctx.Process(
-                target=run,
-                args=(
-                    SimConfig(
-                        server.url("soak", name, "soak-pw"),
-                        name,
-                        names[(k + 1) % len(names)],
-                        logs[name],
-                        args.seconds,
-                        think=args.think,
-                        seed=k,
-                    ),
-                ),
+        procs = []
+        for k, name in enumerate(names):
+            config = SimConfig(
+                server.url("soak", name, "soak-pw"), name, names[(k + 1) % len(names)],
+                logs[name], args.seconds, think=args.think, seed=k,
             )  # fmt: skip
-            for k, name in enumerate(names)
-        ]
+            procs.append(ctx.Process(target=run, args=(config,)))
         t0 = time.perf_counter()
         for proc in procs:
             proc.start()
