@@ -52,6 +52,16 @@ def describe(url: str) -> str:
     return f"{user}{parts.hostname or 'localhost'}{port}{parts.path or '/'}"
 
 
+def without_password(url: str) -> str:
+    """The URL without its password (libpq then reads it from ``~/.pgpass`` or
+    ``PGPASSWORD``): what may be kept in settings or shown."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}@{host}").geturl()
+
+
 def user_of(url: str, default: str = "") -> str:
     """The role name in a URL, or ``default``."""
     name = urlsplit(url).username

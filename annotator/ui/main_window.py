@@ -159,7 +159,7 @@ class MainWindow(QMainWindow):
             return
         session.set_current_image(image_id)
         record = session.image(image_id)
-        image = self.loader.request(image_id, session.project.image_file(record))
+        image = self.loader.request(image_id, session.image_source(record))
         if image is not None:
             self._show_loaded(image_id)
         else:
@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         k = ids.index(image_id)
         for j in (k + 1, k - 1):
             if 0 <= j < len(ids):
-                self.loader.request(ids[j], session.project.image_file(session.image(ids[j])))
+                self.loader.request(ids[j], session.image_source(session.image(ids[j])))
 
     def _on_person_changed(self, person_id: int | None) -> None:
         self._refresh_persons_list()

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from annotator.dataset.errors import ProjectError, ProjectLockedError
+from annotator.dataset.pg import describe, is_url, without_password
 from annotator.dataset.store import Project, project_file
 from annotator.ui.app import show_error
 from annotator.ui.session import Session
@@ -55,7 +56,10 @@ class ProjectController(QObject):
     # -- opening ---------------------------------------------------------------------------
 
     def open_path(self, path: str | Path, *, readonly: bool = False) -> bool:
-        """Open a project folder (or its file); asks before falling back to read-only."""
+        """Open a project folder (or its file), or a shared project's ``postgresql://`` URL;
+        asks before falling back to read-only."""
+        if is_url(path):
+            return self._open_shared(str(path), readonly=readonly)
         folder = project_file(path).parent
         current = self._window.session
         if current is not None and Path(current.path).resolve() == folder.resolve():
@@ -79,6 +83,24 @@ class ProjectController(QObject):
             return False
         self._window.set_session(session)
         self._settings.add_recent(str(folder))
+        self.recentChanged.emit()
+        return True
+
+    def _open_shared(self, url: str, *, readonly: bool) -> bool:
+        """Open a shared project; the connection is made on a worker thread."""
+        self._window.set_session(None)
+        outcome = run_with_progress(
+            self._parent,
+            f"Connecting to {describe(url)}",
+            lambda reporter: Project.open(url, readonly=readonly),
+            cancellable=False,
+        )
+        if not outcome.ok:
+            show_error("Cannot open the shared project", outcome.error, outcome.details)
+            return False
+        project = outcome.result
+        self._window.set_session(Session(project, project.user))
+        self._settings.add_recent(without_password(url))
         self.recentChanged.emit()
         return True
 
@@ -187,7 +209,7 @@ class ProjectController(QObject):
         if session is None or session.readonly:
             show_error(title, "Open a project for writing first.")
             return False
-        folder = session.path
+        folder = session.project.target
         self._window.set_session(None)
 
         def job(reporter: Reporter) -> str:
