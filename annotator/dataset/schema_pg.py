@@ -123,7 +123,9 @@ SELECT NOT EXISTS (
 $f$;
 
 -- The next task for the calling annotator: the one it holds, else a free one, locked with
--- SKIP LOCKED so that concurrent callers never wait for or take the same person.
+-- SKIP LOCKED so that concurrent callers never wait for or take the same person. Persons are
+-- read in id order, a few at a time (LIMIT makes the planner walk the primary key and stop
+-- early instead of sorting every person).
 CREATE FUNCTION dp_claim_next(lease_seconds DOUBLE PRECISION) RETURNS BIGINT
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public AS
 $f$
@@ -134,6 +136,8 @@ DECLARE
     want_gold BOOLEAN := random() < dp_setting('team.gold_rate');
     pid BIGINT;
     gold BOOLEAN;
+    after BIGINT;
+    seen BOOLEAN;
 BEGIN
     IF me IS NULL THEN
         RAISE EXCEPTION 'role % is not an annotator of this project; ask an admin to add it',
@@ -147,27 +151,38 @@ BEGIN
         RETURN pid;
     END IF;
     FOREACH gold IN ARRAY ARRAY[want_gold, NOT want_gold] LOOP
-        FOR pid IN
-            SELECT p.id FROM persons p
-            WHERE p.iscrowd = 0
-              AND EXISTS (SELECT 1 FROM gold g WHERE g.person_id = p.id) = gold
-              AND (gold OR p.state < 2 OR EXISTS (SELECT 1 FROM leases l WHERE l.person_id = p.id))
-              AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.person_id = p.id
-                              AND l.annotator_id = me AND l.done IS NOT NULL)
-              AND (gold OR (SELECT COUNT(*) FROM leases l WHERE l.person_id = p.id
-                            AND l.annotator_id <> me
-                            AND (l.done IS NOT NULL OR l.expires > now_)) < dp_copies(p.id, share))
-            ORDER BY p.id
-            FOR UPDATE OF p SKIP LOCKED
+        after := -9223372036854775808;
         LOOP
-            -- The row lock is ours; a lease committed since the scan began shows up now.
-            IF dp_free(pid, me, gold, share) THEN
-                INSERT INTO leases (person_id, annotator_id, claimed, expires)
-                VALUES (pid, me, now_, now_ + lease_seconds)
-                ON CONFLICT (person_id, annotator_id)
-                DO UPDATE SET claimed = excluded.claimed, expires = excluded.expires, done = NULL;
-                RETURN pid;
-            END IF;
+            seen := FALSE;
+            FOR pid IN
+                SELECT p.id FROM persons p
+                WHERE p.id > after AND p.iscrowd = 0
+                  AND EXISTS (SELECT 1 FROM gold g WHERE g.person_id = p.id) = gold
+                  AND (gold OR p.state < 2
+                       OR EXISTS (SELECT 1 FROM leases l WHERE l.person_id = p.id))
+                  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.person_id = p.id
+                                  AND l.annotator_id = me AND l.done IS NOT NULL)
+                  AND (gold OR (SELECT COUNT(*) FROM leases l WHERE l.person_id = p.id
+                                AND l.annotator_id <> me
+                                AND (l.done IS NOT NULL OR l.expires > now_))
+                               < dp_copies(p.id, share))
+                ORDER BY p.id
+                LIMIT 16
+                FOR UPDATE OF p SKIP LOCKED
+            LOOP
+                seen := TRUE;
+                after := pid;
+                -- The row lock is ours; a lease committed since the scan began shows up now.
+                IF dp_free(pid, me, gold, share) THEN
+                    INSERT INTO leases (person_id, annotator_id, claimed, expires)
+                    VALUES (pid, me, now_, now_ + lease_seconds)
+                    ON CONFLICT (person_id, annotator_id)
+                    DO UPDATE SET claimed = excluded.claimed, expires = excluded.expires,
+                                  done = NULL;
+                    RETURN pid;
+                END IF;
+            END LOOP;
+            EXIT WHEN NOT seen;
         END LOOP;
     END LOOP;
     RETURN NULL;
