@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from annotator.dataset import masks, pg
+from annotator.dataset.errors import ProjectError
 from annotator.dataset.outbox import Edit, Outbox, Sender
 from annotator.dataset.records import (
     Answers,
@@ -38,7 +39,18 @@ _NOTHING = object()
 
 
 class JournaledProject(SharedProject):
-    """A shared project whose task edits go through an outbox (see the module docstring)."""
+    """A shared project whose task edits go through an outbox (see the module docstring).
+
+    Call :meth:`start_outbox` before the first edit.
+    """
+
+    def __init__(self, conn: pg.PgConnection, url: str, *, readonly: bool = False) -> None:
+        super().__init__(conn, url, readonly=readonly)
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._online = True
+        self._reconnect = False
+        self._state_lock = threading.Lock()
+        self.sender: Sender | None = None
 
     def start_outbox(
         self,
@@ -47,10 +59,6 @@ class JournaledProject(SharedProject):
         retry: float = 1.0,
     ) -> None:
         """Open this machine's outbox of the project and start sending it."""
-        self._cache: dict[tuple[Any, ...], Any] = {}
-        self._online = True
-        self._reconnect = False
-        self._state_lock = threading.Lock()
         self._login = super().user
         self.outbox = Outbox(local_folder(self.url) / f"outbox-{self._login}.sqlite")
 
@@ -79,10 +87,10 @@ class JournaledProject(SharedProject):
 
     def close(self) -> None:
         """Stop the sender (waiting edits stay in the outbox for next time) and close."""
-        if getattr(self, "sender", None) is not None:
+        if self.sender is not None:
             self.sender.stop()
             self.outbox.close()
-            self.sender = None  # type: ignore[assignment]
+            self.sender = None
         super().close()
 
     # -- edits: into the outbox ------------------------------------------------------------
@@ -135,8 +143,31 @@ class JournaledProject(SharedProject):
         args: dict[str, Any],
         data: bytes | None = None,
     ) -> None:
-        self.outbox.put(kind, person_id, annotator, args, data)
+        if self.sender is None:
+            raise ProjectError(f"{self.location}: the outbox is not started; nothing was saved")
+        seq = self.outbox.put(kind, person_id, annotator, args, data)
+        self._remember(Edit(seq, kind, person_id, annotator, args, data))
         self.sender.poke()
+
+    def _remember(self, edit: Edit) -> None:
+        """Lay an edit over what was read before, so that a read while the server is away
+        shows it even after it was sent."""
+        from dataclasses import replace
+
+        for key, value in list(self._cache.items()):
+            if edit.kind == "state" and key[0] == "person" and key[1] == edit.person_id:
+                self._cache[key] = replace(value, state=TaskState(edit.args["state"]))
+            elif edit.kind == "state" and key[0] == "persons":
+                self._cache[key] = [
+                    replace(p, state=TaskState(edit.args["state"])) if p.id == edit.person_id else p
+                    for p in value
+                ]
+            elif key == ("answers", edit.person_id, edit.annotator):
+                self._cache[key] = self._overlay_answers(
+                    edit.person_id, edit.annotator, value, [edit]
+                )
+            elif edit.kind == "mask" and key[:2] == ("mask", edit.person_id):
+                self._cache[key] = _stored(edit)
 
     # -- reads: remembered, with the waiting edits laid over -------------------------------
 
@@ -189,21 +220,28 @@ class JournaledProject(SharedProject):
         )
 
     def person(self, person_id: int) -> Person:
-        found = self._read(("person", person_id), lambda: SharedProject.person(self, person_id))
-        return self._with_state(found)
+        key = ("person", person_id)
+        found = self._with_state(self._read(key, lambda: SharedProject.person(self, person_id)))
+        self._cache[key] = found  # with the waiting edits: still right after they are sent
+        return found
 
     def persons(self, **kwargs: Any) -> list[Person]:
         key = ("persons", *sorted(kwargs.items()))
-        found = self._read(key, lambda: SharedProject.persons(self, **kwargs))
-        return [self._with_state(p) for p in found]
+        found = [
+            self._with_state(p)
+            for p in self._read(key, lambda: SharedProject.persons(self, **kwargs))
+        ]
+        self._cache[key] = found
+        return found
 
     def answers(self, person_id: int, annotator: str) -> Answers | None:
+        key = ("answers", person_id, annotator)
         found = self._read(
-            ("answers", person_id, annotator),
-            lambda: SharedProject.answers(self, person_id, annotator),
-            offline=None,
+            key, lambda: SharedProject.answers(self, person_id, annotator), offline=None
         )
-        return self._overlay_answers(person_id, annotator, found)
+        found = self._overlay_answers(person_id, annotator, found)
+        self._cache[key] = found
+        return found
 
     def all_answers(self, person_id: int) -> list[Answers]:
         found = self._read(
@@ -221,12 +259,7 @@ class JournaledProject(SharedProject):
     def stored_mask(self, person_id: int, annotator: str | None = None) -> masks.StoredMask | None:
         for edit in reversed(self.outbox.pending(person_id)):
             if edit.kind == "mask" and annotator in (None, edit.annotator):
-                a = edit.args
-                assert edit.data is not None
-                return masks.StoredMask(
-                    masks.MaskFrame(a["frame"]), a["x0"], a["y0"], a["width"], a["height"],
-                    masks.CODEC_ZLIB, edit.data, edit.annotator, time.time(),
-                )  # fmt: skip
+                return _stored(edit)
         return self._read(
             ("mask", person_id, annotator),
             lambda: SharedProject.stored_mask(self, person_id, annotator),
@@ -243,13 +276,15 @@ class JournaledProject(SharedProject):
         return replace(person, state=TaskState(states[-1].args["state"]))
 
     def _overlay_answers(
-        self, person_id: int, annotator: str, found: Answers | None
+        self,
+        person_id: int,
+        annotator: str,
+        found: Answers | None,
+        edits: list[Edit] | None = None,
     ) -> Answers | None:
-        edits = [
-            e
-            for e in self.outbox.pending(person_id)
-            if e.annotator == annotator and e.kind in ("answer", "clear")
-        ]
+        if edits is None:
+            edits = self.outbox.pending(person_id)
+        edits = [e for e in edits if e.annotator == annotator and e.kind in ("answer", "clear")]
         if not edits:
             return found
         points = self.sample_points(person_id)
@@ -269,6 +304,16 @@ class JournaledProject(SharedProject):
                 getattr(current, name)[k] = value
             current.time[k] = a["when"]
         return current
+
+
+def _stored(edit: Edit) -> masks.StoredMask:
+    """A mask edit as the store reads masks back."""
+    a = edit.args
+    assert edit.data is not None
+    return masks.StoredMask(
+        masks.MaskFrame(a["frame"]), a["x0"], a["y0"], a["width"], a["height"],
+        masks.CODEC_ZLIB, edit.data, edit.annotator, time.time(),
+    )  # fmt: skip
 
 
 def _copy(answers: Answers) -> Answers:

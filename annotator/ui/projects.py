@@ -18,9 +18,11 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 from annotator.dataset.errors import ProjectError, ProjectLockedError
 from annotator.dataset.pg import describe, is_url, without_password
 from annotator.dataset.store import Project, project_file
+from annotator.dataset.store_journaled import JournaledProject
 from annotator.ui.app import show_error
 from annotator.ui.session import Session
 from annotator.ui.settings import Settings
+from annotator.ui.team_view import SyncSignals, sync_text
 from annotator.ui.workers import Reporter, run_with_progress
 
 log = logging.getLogger(__name__)
@@ -92,14 +94,25 @@ class ProjectController(QObject):
         outcome = run_with_progress(
             self._parent,
             f"Connecting to {describe(url)}",
-            lambda reporter: Project.open(url, readonly=readonly),
+            lambda reporter: JournaledProject.open_url(url, readonly=readonly),
             cancellable=False,
         )
         if not outcome.ok:
             show_error("Cannot open the shared project", outcome.error, outcome.details)
             return False
         project = outcome.result
-        self._window.set_session(Session(project, project.user))
+        signals = SyncSignals()  # the sender thread's reports, queued to this thread
+        status = self._window.status
+        signals.stateChanged.connect(lambda state, n: status.set_server(sync_text(state, n)))
+        signals.rejected.connect(lambda why: show_error("The server refused an edit", why))
+        project.start_outbox(
+            on_state=signals.stateChanged.emit,
+            on_rejected=lambda e, why: signals.rejected.emit(why),
+        )
+        session = Session(project, project.user)
+        signals.setParent(session)
+        self._window.set_session(session)
+        status.set_server(sync_text("online", 0))
         self._settings.add_recent(without_password(url))
         self.recentChanged.emit()
         return True
