@@ -202,6 +202,18 @@ WHERE person_id = pid AND annotator_id = dp_me() AND done IS NULL
 RETURNING TRUE
 $f$;
 
+-- Keep every unexpired, unfinished task of the caller (an app that is connected renews its
+-- tasks; a dead app's leases expire).
+CREATE FUNCTION dp_renew_mine(lease_seconds DOUBLE PRECISION) RETURNS BIGINT
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS
+$f$
+WITH renewed AS (
+    UPDATE leases SET expires = dp_now() + lease_seconds
+    WHERE annotator_id = dp_me() AND done IS NULL AND expires > dp_now()
+    RETURNING 1)
+SELECT COUNT(*) FROM renewed
+$f$;
+
 -- Give a task back unfinished.
 CREATE FUNCTION dp_release(pid BIGINT) RETURNS VOID
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS

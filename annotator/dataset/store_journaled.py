@@ -2,8 +2,8 @@
 
 :class:`JournaledProject` is a :class:`~annotator.dataset.store_shared.SharedProject` whose
 edits of tasks (answers, cleared answers, part masks, task states) are committed to the
-local :class:`~annotator.dataset.outbox.Outbox` -- the acknowledgement -- and sent by a
-:class:`~annotator.dataset.outbox.Sender` thread, so that the UI thread never waits for the
+local :class:`~annotator.dataset.store_outbox.Outbox` -- the acknowledgement -- and sent by a
+:class:`~annotator.dataset.store_outbox.Sender` thread, so that the UI thread never waits for the
 server on an edit. Reads go to the server and are remembered; while the server is away they
 are answered from what was read before, and the waiting edits are laid over what the server
 returns, so the app sees its own edits at once (docs/adr/0020-shared-projects.md).
@@ -20,7 +20,6 @@ import numpy as np
 
 from annotator.dataset import masks, pg
 from annotator.dataset.errors import ProjectError
-from annotator.dataset.outbox import Edit, Outbox, Sender
 from annotator.dataset.records import (
     Answers,
     ImageRecord,
@@ -31,6 +30,7 @@ from annotator.dataset.records import (
     SamplePoints,
     TaskState,
 )
+from annotator.dataset.store_outbox import Edit, Outbox, Sender
 from annotator.dataset.store_shared import SharedProject, local_folder
 from annotator.dataset.store_tasks import _answer_fields
 

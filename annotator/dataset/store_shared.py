@@ -10,7 +10,7 @@ SQL on the server. What differs is what a server has and a file has not:
   project is complete on the server alone; each machine keeps what it fetched in a local
   folder (:attr:`directory`), which also holds the training runs;
 * the server, not the app, decides who may do what (roles and row-level security,
-  :mod:`annotator.dataset.schema_pg`), and hands out tasks (:mod:`annotator.dataset.team`).
+  :mod:`annotator.dataset.schema_pg`), and hands out tasks (:mod:`annotator.dataset.store_team`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from annotator.dataset import pg, schema_pg
 from annotator.dataset.errors import ProjectError, SchemaError
 from annotator.dataset.records import ImageRecord
 from annotator.dataset.store import BODY_MODELS, FORMAT, Project
-from annotator.dataset.team import TeamMixin
+from annotator.dataset.store_team import TeamMixin
 
 
 class SharedProject(TeamMixin, Project):

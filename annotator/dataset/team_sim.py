@@ -167,8 +167,13 @@ class SoakReport:
     answer_ms: list[float]
 
 
-def check(admin: SharedProject, logs: dict[str, Path]) -> SoakReport:
-    """Compare the annotators' logs (name -> log file) with what the server holds."""
+def check(admin: SharedProject, logs: dict[str, Path], lease_seconds: float = 30.0) -> SoakReport:
+    """Compare the annotators' logs (name -> log file) with what the server holds.
+
+    A hold lasts from the first claim of a task to its finish, or to the expiry of the last
+    claim's lease (a claim of the held task renews it): the server never gives a task to
+    more annotators than it needs while their leases run.
+    """
     records = {name: read_log(path) for name, path in logs.items()}
     acked: dict[tuple[int, str, int], list[float]] = {}
     spans: dict[int, list[tuple[float, float]]] = {}
@@ -177,7 +182,7 @@ def check(admin: SharedProject, logs: dict[str, Path]) -> SoakReport:
     cross = [0, 0]
     finished = 0
     for name, events in records.items():
-        held: dict[int, float] = {}
+        held: dict[int, list[float]] = {}  # person -> [first claim, last claim]
         for e in events:
             kind = e["event"]
             if kind == "answer":
@@ -187,15 +192,17 @@ def check(admin: SharedProject, logs: dict[str, Path]) -> SoakReport:
             elif kind == "claim":
                 claim_ms.append(float(e["ms"]))
                 if e["person"] is not None:
-                    held.setdefault(int(e["person"]), float(e["t"]))
+                    held.setdefault(int(e["person"]), [float(e["t"])] * 2)[1] = float(e["t"])
             elif kind == "finish":
                 person = int(e["person"])
-                spans.setdefault(person, []).append((held.pop(person, 0.0), float(e["t"])))
+                first, last = held.pop(person, [0.0, 0.0])
+                end = min(float(e["t"]), last + lease_seconds) if last else float(e["t"])
+                spans.setdefault(person, []).append((first, end))
                 finished += 1
             elif kind == "cross":
                 cross[0 if e["refused"] else 1] += 1
-        for person, start in held.items():
-            spans.setdefault(person, []).append((start, float("inf")))
+        for person, (first, last) in held.items():  # never finished (a killed client)
+            spans.setdefault(person, []).append((first, last + lease_seconds))
     lost = 0
     for (person, name, index), iuv in acked.items():
         answers = admin.answers(person, name)

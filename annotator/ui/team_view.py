@@ -1,7 +1,7 @@
 """The Team dock of a shared project, and the server state in the status bar.
 
 The dock shows the team's progress, each member's throughput and held tasks, and the tasks
-waiting for review (:meth:`annotator.dataset.team.TeamMixin.team_overview`), refreshed every
+waiting for review (:meth:`annotator.dataset.store_team.TeamMixin.team_overview`), refreshed every
 15 seconds while it is open; *Next task* claims the next task for the annotator and shows it.
 Both run on a worker thread with a connection of their own: the UI never waits for the
 server. Accuracy on gold tasks is the Accuracy dock, which reads the shared project like a
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -29,10 +30,11 @@ from PySide6.QtWidgets import (
 from annotator.dataset.errors import ProjectError
 from annotator.dataset.records import TaskState
 from annotator.dataset.store_shared import SharedProject
-from annotator.dataset.team import TeamOverview
+from annotator.dataset.store_team import TeamOverview
 from annotator.ui.session import Session
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _COLUMNS = ("member", "holding", "finished", "answers", "tasks / h")
 
@@ -164,21 +166,21 @@ def _in_thread(work: Callable[[], None]) -> None:
 
 
 def _overview(target: str) -> TeamOverview | str:
-    try:
-        project = SharedProject.open_url(target, readonly=True)
-        try:
-            return project.team_overview()
-        finally:
-            project.close()
-    except ProjectError as exc:
-        return str(exc)
+    return _on_server(target, lambda project: project.team_overview(), readonly=True)
 
 
 def _claim(target: str) -> int | str | None:
+    return _on_server(target, lambda project: project.claim_next())
+
+
+def _on_server(
+    target: str, work: Callable[[SharedProject], T], *, readonly: bool = False
+) -> T | str:
+    """``work`` on a connection of its own; a project error becomes its one-line message."""
     try:
-        project = SharedProject.open_url(target)
+        project = SharedProject.open_url(target, readonly=readonly)
         try:
-            return project.claim_next()
+            return work(project)
         finally:
             project.close()
     except ProjectError as exc:

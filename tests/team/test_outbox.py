@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from annotator.dataset.outbox import wait_until_sent
 from annotator.dataset.pg_server import LocalServer
 from annotator.dataset.records import PartMask, TaskState
 from annotator.dataset.store import Project
 from annotator.dataset.store_journaled import JournaledProject
+from annotator.dataset.store_outbox import wait_until_sent
 from tests.team.helpers import member_url, team_project
 
 

@@ -146,6 +146,7 @@ def test_leases_expire_and_come_back(shared_url: str, team: list[int]) -> None:
         time.sleep(0.7)
         assert bob.claim_next() == held  # her lease expired: the task is free again
         assert not alice.renew(held)  # and she cannot take it back from bob
+        assert bob.renew_all(30) == 1 and alice.renew_all(30) == 0
         overview = alice.team_overview()
         assert {m.name: (m.finished, m.holding) for m in overview.members} == {
             "bob": (3, 1),

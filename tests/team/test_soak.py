@@ -92,7 +92,7 @@ def test_killed_clients_and_server_lose_nothing(
     assert [procs[n].exitcode for n in names] == [-signal.SIGKILL] * 2 + [0, 0]
     with Project.open(shared_url) as admin:
         assert isinstance(admin, SharedProject)
-        report = check(admin, logs)
+        report = check(admin, logs, lease_seconds=3.0)
         assert report.answers_lost == 0 and report.overlaps == 0
         assert report.answers_acked > 0
         assert any(e["event"] == "gone" for n in names[2:] for e in read_log(logs[n]))

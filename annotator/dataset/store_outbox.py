@@ -27,6 +27,7 @@ from annotator.dataset.errors import ProjectError
 from annotator.dataset.pg import ServerGoneError
 from annotator.dataset.records import MaskFrame, TaskState
 from annotator.dataset.store import Project
+from annotator.dataset.store_shared import SharedProject
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,8 @@ class Sender:
     def _send_all(self) -> None:
         if self._project is None:
             self._project = self._connect()
+        if isinstance(self._project, SharedProject):
+            self._project.renew_all()  # the tasks this app holds stay its own while connected
         else:
             self._project.integrity_check()  # a cheap round trip: is the server there?
         for edit in self._outbox.pending():

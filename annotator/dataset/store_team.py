@@ -90,6 +90,11 @@ class TeamMixin(StoreCore):
         ).fetchone()
         return bool(row and row[0])
 
+    def renew_all(self, lease_seconds: float = LEASE_SECONDS) -> int:
+        """Keep every task this role holds (unexpired, unfinished); returns how many."""
+        row = self._conn.execute("SELECT dp_renew_mine(?)", (float(lease_seconds),)).fetchone()
+        return int(row[0]) if row else 0
+
     def release(self, person_id: int) -> None:
         """Give a held task back unfinished."""
         self._conn.execute("SELECT dp_release(?)", (int(person_id),))
