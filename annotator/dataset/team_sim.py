@@ -149,7 +149,7 @@ class SoakReport:
         answers_acked: answers the server acknowledged (logged).
         answers_lost: acknowledged answers not on the server with the logged value.
         overlaps: persons held by more annotators at once than they need.
-        unleased_answers: answers on the server whose author never held the person.
+        unleased_answers: answers of the simulated annotators on persons they never held.
         cross_refused: forbidden writes the server refused.
         cross_accepted: forbidden writes the server accepted (must be 0).
         claim_ms: every claim's latency (milliseconds).
@@ -216,8 +216,10 @@ def check(admin: SharedProject, logs: dict[str, Path], lease_seconds: float = 30
         limit = len(intervals) if person in gold else copies
         overlaps += int(_most_at_once(intervals) > limit)
     unleased = admin._scalar(
-        "SELECT COUNT(*) FROM answers a WHERE NOT EXISTS (SELECT 1 FROM leases l "
-        "WHERE l.person_id = a.person_id AND l.annotator_id = a.annotator_id)"
+        "SELECT COUNT(*) FROM answers a JOIN annotators n ON n.id = a.annotator_id "
+        "WHERE n.name = ANY(?) AND NOT EXISTS (SELECT 1 FROM leases l "
+        "WHERE l.person_id = a.person_id AND l.annotator_id = a.annotator_id)",
+        (sorted(logs),),
     )
     return SoakReport(
         finished, len(acked), lost, overlaps, unleased, cross[0], cross[1], claim_ms, answer_ms
