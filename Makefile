@@ -1,6 +1,7 @@
 # DensePose Studio: the commands a contributor runs.
 #   make app    install into .venv, then open the app on the built-in demo project
-#   make test   install into .venv, then run the whole test suite
+#   make test   install into .venv (and PostgreSQL's server binaries when missing), then run
+#               the whole test suite
 #   make lint   ruff + mypy
 PY      ?= python3
 VENV    := .venv
@@ -22,6 +23,7 @@ app: install
 	$(BIN)/dpstudio app
 
 test: install
+	bash scripts/ensure_postgres.sh
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 test-fast: install

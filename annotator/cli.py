@@ -16,6 +16,7 @@ import sys
 COMMAND_MODULES = (
     "annotator.surface.cli",
     "annotator.dataset.cli",
+    "annotator.dataset.team_cli",
     "annotator.synth.cli",
     "annotator.accuracy.cli",
     "annotator.ui.cli",

@@ -247,7 +247,7 @@ def _register_preannotate(cmds: argparse._SubParsersAction) -> None:
         "open in the app (one writer at a time); the app's Model > Pre-annotate does the same "
         "while it is open.",
     )
-    pre.add_argument("project", type=Path, help="project folder")
+    pre.add_argument("project", help="project folder, or a postgresql:// URL")
     pre.add_argument("--checkpoint", type=Path, required=True, help="checkpoint or run folder")
     pre.add_argument("--images", help="image ids, comma-separated (default: every image)")
     pre.add_argument("--score-threshold", type=float, default=0.5)
@@ -280,9 +280,10 @@ def _preannotate(args: argparse.Namespace) -> int:
             model, checkpoint, proposals = read_proposals(file)
             with Project.open(args.project) as project:
                 persons = project.add_proposals(model, proposals, checkpoint=checkpoint)
+                where = project.location  # a shared project's URL may carry a password
         except (ValueError, OSError, KeyError, ProjectError) as exc:
             raise UserError(str(exc)) from exc
-    print(f"{model}: proposals stored for {len(persons)} person(s) of {args.project}")
+    print(f"{model}: proposals stored for {len(persons)} person(s) of {where}")
     return 0
 
 

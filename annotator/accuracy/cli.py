@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "first run on a machine precomputes the geodesic table (once per machine; how long: "
         "docs/adr/0002-geodesics.md).",
     )
-    report.add_argument("project", type=Path, help="project folder")
+    report.add_argument("project", help="project folder, or a postgresql:// URL")
     report.add_argument("--out", type=Path, required=True, help="output folder")
     report.add_argument(
         "--annotator", action="append", help="only this annotator (repeat for several)"
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(Rayleigh-distributed, as a click with a Gaussian error) whose mean is set per part. "
         "Use it to check the pipeline: a report must recover the configured mean errors.",
     )
-    sim.add_argument("project", type=Path, help="project folder")
+    sim.add_argument("project", help="project folder, or a postgresql:// URL")
     sim.add_argument("--name", default="simulated", help="annotator name (default: simulated)")
     sim.add_argument(
         "--error-cm",
@@ -64,7 +64,7 @@ def _date(text: str | None, flag: str) -> float | None:
         raise UserError(f"{flag}: {text!r} is not a date (use YYYY-MM-DD)") from exc
 
 
-def _open(path: Path, readonly: bool):  # -> Project
+def _open(path: str, readonly: bool):  # -> Project
     from annotator.dataset.errors import ProjectError
     from annotator.dataset.store import Project
 

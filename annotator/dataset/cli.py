@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from annotator.dataset.team_cli import add_transfer_actions
+
 _STATES = ("todo", "segmented", "corresponded", "reviewed")
 
 _PROJECT_HELP = """\
@@ -25,6 +27,11 @@ Typical use:
   dpstudio project sample myproj                      points for stage 2 (after stage 1)
   dpstudio project stats myproj
   dpstudio project export myproj --out densepose_myproj.json
+
+A team shares a project on a PostgreSQL server: every DIR above may be a postgresql:// URL
+(the project's database), and push / pull move a project between a folder and a server:
+  dpstudio project push myproj postgresql://admin@dbhost/myproj
+  dpstudio project pull postgresql://admin@dbhost/myproj myproj_copy
 """
 
 
@@ -44,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_sample(sub, formatter)
     _add_stats(sub, formatter)
     _add_export(sub, formatter)
+    add_transfer_actions(sub, formatter)
     dataset = subparsers.add_parser(
         "dataset",
         help="check DensePose-COCO / COCO files",
@@ -67,7 +75,7 @@ def _add_new(sub: Any, formatter: type) -> None:
         epilog="example:\n  dpstudio project new myproj --images photos/",
         formatter_class=formatter,
     )
-    p.add_argument("dir", metavar="DIR", help="project folder")
+    p.add_argument("dir", metavar="DIR", help="project folder, or a postgresql:// URL")
     p.add_argument(
         "--body",
         choices=("anny", "smpl"),
@@ -96,7 +104,7 @@ def _add_import(sub: Any, formatter: type) -> None:
         ),
         formatter_class=formatter,
     )
-    p.add_argument("dir", metavar="DIR", help="project folder")
+    p.add_argument("dir", metavar="DIR", help="project folder, or a postgresql:// URL")
     source = p.add_mutually_exclusive_group()
     source.add_argument(
         "--coco",
@@ -150,7 +158,7 @@ def _add_sample(sub: Any, formatter: type) -> None:
         ),
         formatter_class=formatter,
     )
-    p.add_argument("dir", metavar="DIR", help="project folder")
+    p.add_argument("dir", metavar="DIR", help="project folder, or a postgresql:// URL")
     p.add_argument("--max-per-part", type=int, default=14, help="points per part at most (14)")
     p.add_argument(
         "--per-person", type=int, default=96, help="about this many points per person (96)"
@@ -177,7 +185,7 @@ def _add_stats(sub: Any, formatter: type) -> None:
         ),
         formatter_class=formatter,
     )
-    p.add_argument("dir", metavar="DIR", help="project folder")
+    p.add_argument("dir", metavar="DIR", help="project folder, or a postgresql:// URL")
     p.set_defaults(handler=_stats)
 
 
@@ -196,7 +204,7 @@ def _add_export(sub: Any, formatter: type) -> None:
         epilog="example:\n  dpstudio project export myproj --out dp_train.json --state reviewed",
         formatter_class=formatter,
     )
-    p.add_argument("dir", metavar="DIR", help="project folder")
+    p.add_argument("dir", metavar="DIR", help="project folder, or a postgresql:// URL")
     p.add_argument("--out", metavar="FILE", required=True, help="output JSON file")
     p.add_argument(
         "--state",
@@ -292,9 +300,10 @@ def _user_errors(func: Callable[..., int]) -> Callable[..., int]:
 @_user_errors
 def _new(args: argparse.Namespace) -> int:
     from annotator.dataset.coco_import import import_image_folder
+    from annotator.dataset.pg import is_url
     from annotator.dataset.store import Project, remove_project
 
-    folder_existed = Path(args.dir).exists()
+    folder_existed = is_url(args.dir) or Path(args.dir).exists()
     project = Project.create(args.dir, body=args.body)
     try:
         if args.images:
@@ -305,9 +314,13 @@ def _new(args: argparse.Namespace) -> int:
                 bars.close()
     except BaseException:
         project.close()
-        remove_project(args.dir, remove_folder=not folder_existed)  # leave nothing half-made
+        if not folder_existed or not is_url(args.dir):
+            remove_project(args.dir, remove_folder=not folder_existed)  # leave nothing half-made
+        else:
+            remove_project(args.dir)
         raise
-    print(f"created project {project.file} (body model: {project.body})")
+    where = project.location if project.shared else project.file
+    print(f"created project {where} (body model: {project.body})")
     if args.images:
         print(f"added {report.images_added} image(s) from {args.images}")
     project.close()

@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 from annotator.dataset import schema
 from annotator.dataset.errors import ProjectError, ProjectLockedError, SchemaError
+from annotator.dataset.pg import is_url
 from annotator.dataset.records import Box, ImageRecord, Person, TaskState
 from annotator.dataset.store_core import (
     PERSON_COLUMNS,
@@ -50,7 +51,8 @@ from annotator.dataset.store_proposals import ProposalMixin
 PROJECT_FILE = "project.dpstudio"
 LOCK_SUFFIX = ".lock"
 BODY_MODELS = ("anny", "smpl")
-_FORMAT = "dpstudio-project"
+#: The ``format`` meta value of every project, folder or shared.
+FORMAT = "dpstudio-project"
 
 _IMAGE_COLUMNS = "id, path, file_name, sha256, width, height, extra"
 
@@ -74,12 +76,17 @@ class Project(OverviewMixin, ProposalMixin):
         """Create a new, empty project in ``directory`` (created if needed) and open it.
 
         Args:
-            directory: the project folder.
+            directory: the project folder, or a ``postgresql://`` URL for a shared project
+                (:mod:`annotator.dataset.store_shared`).
             body: body model of the project's surface points: ``"anny"`` or ``"smpl"``.
 
         Raises:
             ProjectError: a project already exists there, or ``body`` is unknown.
         """
+        if is_url(directory):
+            from annotator.dataset.store_shared import SharedProject
+
+            return SharedProject.create_url(str(directory), body=body)
         if body not in BODY_MODELS:
             raise ProjectError(f"unknown body model {body!r}; expected one of {BODY_MODELS}")
         file = project_file(directory)
@@ -88,7 +95,7 @@ class Project(OverviewMixin, ProposalMixin):
         file.parent.mkdir(parents=True, exist_ok=True)
         project = cls._open_writable(file, creating=True)
         with project.transaction():
-            project.set_meta("format", _FORMAT)
+            project.set_meta("format", FORMAT)
             project.set_meta("body", body)
             project.set_meta("created", f"{time.time():.3f}")
         return project
@@ -98,7 +105,7 @@ class Project(OverviewMixin, ProposalMixin):
         """Open the project in ``directory`` (or the ``project.dpstudio`` file itself).
 
         Args:
-            directory: the project folder or its SQLite file.
+            directory: the project folder or its SQLite file, or a ``postgresql://`` URL.
             readonly: open for reading only: no lock taken, any write raises.
 
         Raises:
@@ -107,12 +114,16 @@ class Project(OverviewMixin, ProposalMixin):
             SchemaError: made by a newer version of the tool, or needs an upgrade that a
                 read-only opening cannot do.
         """
+        if is_url(directory):
+            from annotator.dataset.store_shared import SharedProject
+
+            return SharedProject.open_url(str(directory), readonly=readonly)
         file = project_file(directory)
         if not file.is_file():
             raise ProjectError(f"no project at {file} (create one with 'dpstudio project new')")
         project = cls._open_readonly(file) if readonly else cls._open_writable(file)
         try:
-            if project.meta("format") != _FORMAT:
+            if project.meta("format") != FORMAT:
                 raise ProjectError(f"{file} is not a DensePose Studio project")
         except BaseException:
             project.close()
@@ -159,6 +170,21 @@ class Project(OverviewMixin, ProposalMixin):
                 + hint
             )
         return cls(conn, file, None)
+
+    @property
+    def location(self) -> str:
+        """Where the project is, for people to read (its folder, or server and database)."""
+        return str(self.directory)
+
+    @property
+    def target(self) -> str:
+        """What :meth:`open` takes to open this project again."""
+        return str(self.directory)
+
+    @property
+    def shared(self) -> bool:
+        """Whether the project lives on a server (a team's), not in a folder."""
+        return False
 
     def close(self) -> None:
         """Close the database and release the writer lock. Safe to call twice."""
@@ -233,6 +259,11 @@ class Project(OverviewMixin, ProposalMixin):
         """Absolute path of an image file."""
         record = self.image(image) if isinstance(image, int) else image
         return (self.directory / record.path).resolve()
+
+    def local_image_path(self, image: ImageRecord) -> str:
+        """The image's path relative to :attr:`directory` on this machine (what training
+        data exported from the project names as ``file_name``)."""
+        return image.path
 
     # -- persons ---------------------------------------------------------------------------
 
@@ -363,9 +394,14 @@ def remove_project(directory: str | os.PathLike[str], *, remove_folder: bool = F
     """Delete a closed project's files (database, WAL, lock); images are never touched.
 
     Args:
-        directory: the project folder.
+        directory: the project folder (or a shared project's URL: its database is dropped).
         remove_folder: also remove the folder if nothing else is left in it.
     """
+    if is_url(directory):
+        from annotator.dataset.store_shared import drop_project
+
+        drop_project(str(directory))
+        return
     file = project_file(directory)
     for suffix in ("", "-wal", "-shm", LOCK_SUFFIX):
         with contextlib.suppress(FileNotFoundError):

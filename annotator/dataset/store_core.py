@@ -12,11 +12,10 @@ the only place with SQL (docs/adr/0003-project-store.md).
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from annotator.dataset import jsonio
 from annotator.dataset.errors import ProjectError
@@ -28,16 +27,72 @@ PERSON_COLUMNS = (
 )
 
 
+def upsert(table: str, columns: str, key: str) -> str:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` of every column: a row replaced in place.
+
+    Written this way (not SQLite's ``INSERT OR REPLACE``) so that SQLite and PostgreSQL run
+    the same statement (docs/adr/0020-shared-projects.md).
+    """
+    names = [c.strip() for c in columns.split(",")]
+    keys = {k.strip() for k in key.split(",")}
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in keys)
+    marks = ", ".join("?" * len(names))
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+#: Replace one annotator's mask of a person (all columns of ``part_masks``, in order).
+UPSERT_MASK = upsert(
+    "part_masks",
+    "person_id, annotator_id, frame, x0, y0, width, height, codec, data, updated",
+    "person_id, annotator_id",
+)
+#: Replace one annotator's answers to a person (all columns of ``answers``, in order).
+UPSERT_ANSWERS = upsert(
+    "answers",
+    "person_id, annotator_id, n_answered, n_not_visible, data, updated",
+    "person_id, annotator_id",
+)
+
+
+class Cursor(Protocol):
+    """The rows of one statement (``sqlite3.Cursor``, or :class:`annotator.dataset.pg.PgCursor`)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __next__(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """What the store needs of a database connection: ``sqlite3.Connection`` has it, and so
+    has :class:`annotator.dataset.pg.PgConnection` (docs/adr/0020-shared-projects.md)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
 class StoreCore:
     """An open project database: connection, transactions, meta data, annotators.
 
     Args:
-        conn: the open SQLite connection (autocommit mode: transactions are explicit).
+        conn: the open connection (autocommit mode: transactions are explicit).
         file: the project's SQLite file.
         lock_fd: the writer lock's file descriptor, or None when open read-only.
     """
 
-    def __init__(self, conn: sqlite3.Connection, file: Path, lock_fd: int | None) -> None:
+    def __init__(self, conn: Connection, file: Path, lock_fd: int | None) -> None:
         self._conn = conn
         self._file = file
         self._lock_fd = lock_fd
@@ -118,10 +173,10 @@ class StoreCore:
             if not create:
                 raise KeyError(f"no annotator called {name!r} in this project")
             with self.transaction():
-                cur = self._conn.execute(
-                    "INSERT INTO annotators (name, created) VALUES (?, ?)", (name, time.time())
-                )
-            row = (cur.lastrowid,)
+                row = self._conn.execute(
+                    "INSERT INTO annotators (name, created) VALUES (?, ?) RETURNING id",
+                    (name, time.time()),
+                ).fetchone()
         self._annotator_ids[name] = int(row[0])
         return int(row[0])
 

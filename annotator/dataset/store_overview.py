@@ -87,7 +87,8 @@ class OverviewMixin(StoreCore):
             f"""
             SELECT i.id, COALESCE(t.n, 0), COALESCE(t.done, 0), t.low, COALESCE(t.gold, 0)
             FROM images i LEFT JOIN (
-                SELECT p.image_id, COUNT(*) AS n, SUM(p.state >= ?) AS done,
+                SELECT p.image_id, COUNT(*) AS n,
+                       CAST(SUM(CASE WHEN p.state >= ? THEN 1 ELSE 0 END) AS INTEGER) AS done,
                        MIN(p.state) AS low, COUNT(g.person_id) AS gold
                 FROM persons p LEFT JOIN gold g ON g.person_id = p.id
                 WHERE p.iscrowd = 0 {"AND p.image_id = ?" if image_id is not None else ""}

@@ -39,7 +39,7 @@ from annotator.dataset.records import (
     TaskState,
     is_machine,
 )
-from annotator.dataset.store_core import PERSON_COLUMNS, person_row
+from annotator.dataset.store_core import PERSON_COLUMNS, UPSERT_ANSWERS, UPSERT_MASK, person_row
 from annotator.dataset.store_tasks import TaskStoreMixin
 
 #: A found person overlapping a person (or a rejected proposal) by this box IoU is the same.
@@ -103,7 +103,7 @@ class ProposalMixin(TaskStoreMixin):
         if made_mask:
             encoded = masks.encode_mask(proposal.mask)  # type: ignore[arg-type]
             self._conn.execute(
-                "INSERT OR REPLACE INTO part_masks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                UPSERT_MASK,
                 (person_id, who, int(encoded.frame), encoded.x0, encoded.y0, encoded.width,
                  encoded.height, masks.CODEC_ZLIB, encoded.data, time.time()),
             )  # fmt: skip
@@ -161,7 +161,7 @@ class ProposalMixin(TaskStoreMixin):
         if answered == 0:
             return 0
         self._conn.execute(
-            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+            UPSERT_ANSWERS,
             (person_id, who, answered, 0, blobs.pack_answers(mine), time.time()),
         )
         return answered
@@ -200,9 +200,9 @@ class ProposalMixin(TaskStoreMixin):
                         (person_id, who),
                     )
             left = self._scalar(
-                "SELECT (SELECT COUNT(*) FROM part_masks WHERE person_id = ?1) + "
-                "(SELECT COUNT(*) FROM answers WHERE person_id = ?1)",
-                (person_id,),
+                "SELECT (SELECT COUNT(*) FROM part_masks WHERE person_id = ?) + "
+                "(SELECT COUNT(*) FROM answers WHERE person_id = ?)",
+                (person_id, person_id),
             )
             if not left:
                 self._conn.execute("DELETE FROM sample_points WHERE person_id = ?", (person_id,))
@@ -317,10 +317,10 @@ class ProposalMixin(TaskStoreMixin):
     def _overlaps_known(self, image_id: int, box: Box) -> bool:
         """A person of the image, or a rejected or deleted proposal, already covers ``box``."""
         rows = self._conn.execute(
-            "SELECT x, y, w, h FROM persons WHERE image_id = ?1 UNION ALL "
-            "SELECT x, y, w, h FROM proposals WHERE image_id = ?1 "
-            "AND (status = ?2 OR person_id IS NULL)",
-            (image_id, int(ProposalStatus.REJECTED)),
+            "SELECT x, y, w, h FROM persons WHERE image_id = ? UNION ALL "
+            "SELECT x, y, w, h FROM proposals WHERE image_id = ? "
+            "AND (status = ? OR person_id IS NULL)",
+            (image_id, image_id, int(ProposalStatus.REJECTED)),
         ).fetchall()
         return any(box_iou(box, Box(*row)) >= SAME_PERSON_IOU for row in rows)
 

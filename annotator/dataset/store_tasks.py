@@ -13,7 +13,6 @@ person's array (a few kilobytes) in one committed transaction. See docs/adr/0003
 from __future__ import annotations
 
 import itertools
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +32,20 @@ from annotator.dataset.records import (
     SamplePoints,
     TaskState,
 )
-from annotator.dataset.store_core import PERSON_COLUMNS, StoreCore, person_from_row
+from annotator.dataset.store_core import (
+    PERSON_COLUMNS,
+    UPSERT_ANSWERS,
+    UPSERT_MASK,
+    Cursor,
+    StoreCore,
+    person_from_row,
+    upsert,
+)
 from annotator.surface.parts import N_FINE
 
 _MASK_COLUMNS = "m.person_id, m.frame, m.x0, m.y0, m.width, m.height, m.codec, m.data, "
 _MASK_COLUMNS += "a.name, m.updated"
+_UPSERT_GOLD = upsert("gold", "person_id, x0, y0, data, source, created", "person_id")
 
 
 @dataclass
@@ -101,7 +109,7 @@ class TaskStoreMixin(StoreCore):
     ) -> None:
         self._require_person(person_id)
         self._conn.execute(
-            "INSERT OR REPLACE INTO part_masks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            UPSERT_MASK,
             (person_id, who, *map(int, geometry), codec, data, time.time()),
         )
 
@@ -334,7 +342,7 @@ class TaskStoreMixin(StoreCore):
         if n != len(answers):
             raise ValueError(f"person {person_id} has {n} points, got {len(answers)} answers")
         self._conn.execute(
-            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+            UPSERT_ANSWERS,
             (
                 person_id,
                 self.annotator_id(answers.annotator),
@@ -351,7 +359,7 @@ class TaskStoreMixin(StoreCore):
         with self.transaction():
             self._require_person(person_id)
             self._conn.execute(
-                "INSERT OR REPLACE INTO gold VALUES (?, ?, ?, ?, ?, ?)",
+                _UPSERT_GOLD,
                 (person_id, gold.x0, gold.y0, blobs.pack_gold(gold), gold.source, time.time()),
             )
 
@@ -401,7 +409,7 @@ class TaskStoreMixin(StoreCore):
         mask_rows = _Follower(
             self._conn.execute(
                 f"SELECT {_MASK_COLUMNS} FROM part_masks m JOIN annotators a "
-                f"ON a.id = m.annotator_id {reached} WHERE 1{who} "
+                f"ON a.id = m.annotator_id {reached} WHERE 1 = 1{who} "
                 "ORDER BY m.person_id, m.updated DESC",
                 (state, *extra),
             )
@@ -415,7 +423,7 @@ class TaskStoreMixin(StoreCore):
         answer_rows = _Follower(
             self._conn.execute(
                 f"SELECT m.person_id, m.data, a.name FROM answers m JOIN annotators a "
-                f"ON a.id = m.annotator_id {reached} WHERE 1{who} ORDER BY m.person_id, a.id",
+                f"ON a.id = m.annotator_id {reached} WHERE 1 = 1{who} ORDER BY m.person_id, a.id",
                 (state, *extra),
             )
         )
@@ -442,7 +450,7 @@ class TaskStoreMixin(StoreCore):
 class _Follower:
     """Rows of a cursor ordered by person id, handed out as the persons go by."""
 
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: Cursor) -> None:
         self._cursor = cursor
         self._next = next(cursor, None)
 

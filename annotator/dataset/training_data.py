@@ -78,7 +78,7 @@ def export_for_training(
             "or a synthetic folder"
         )
     doc = json.loads((folder / "all.json").read_text())
-    paths = {im.id: im.path for im in project.images()}
+    paths = {im.id: project.local_image_path(im) for im in project.images()}
     for image in doc["images"]:
         image["file_name"] = paths[image["id"]]
     ids = sorted(int(im["id"]) for im in doc["images"])
@@ -133,7 +133,7 @@ def export_gold(project: Project, out: Path) -> int:
         image = project.image(person.image_id)
         images[image.id] = {
             "id": image.id,
-            "file_name": image.path,
+            "file_name": project.local_image_path(image),
             "width": image.width,
             "height": image.height,
         }

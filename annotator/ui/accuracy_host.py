@@ -58,7 +58,7 @@ class AccuracyDock(QDockWidget):
 
             session.flush()
             names = [a.name for a in session.project.annotators()]
-            self.panel = AccuracyPanel(session.project.directory, names)
+            self.panel = AccuracyPanel(session.project.target, names)
         except Exception as exc:
             log.exception("the accuracy panel could not start")
             self._empty.setText(f"The accuracy panel could not start: {exc}")

@@ -14,10 +14,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "app",
         help="open the annotation app",
-        description="Open the annotation app on a project folder; with no project, on the "
-        "demo project (created on first use).",
+        description="Open the annotation app on a project folder or a shared project "
+        "(postgresql://user:password@host/project); with no project, on the demo project "
+        "(created on first use).",
     )
-    parser.add_argument("project", nargs="?", help="project folder (default: the demo project)")
+    parser.add_argument(
+        "project",
+        nargs="?",
+        help="project folder or postgresql:// URL (default: the demo project)",
+    )
     parser.set_defaults(handler=_run)
 
 

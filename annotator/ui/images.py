@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,8 +108,12 @@ class ImageLoader(QObject):
             self._cache.move_to_end(image_id)
         return found
 
-    def request(self, image_id: int, path: Path) -> LoadedImage | None:
-        """The image if loaded; else start loading it (``loaded`` fires when done)."""
+    def request(self, image_id: int, path: Path | Callable[[], Path]) -> LoadedImage | None:
+        """The image if loaded; else start loading it (``loaded`` fires when done).
+
+        ``path`` may be a function giving the file, called on the worker thread: a shared
+        project's image is fetched from the server there, never on the UI thread.
+        """
         found = self.get(image_id)
         if found is None and image_id not in self._running:
             self._running[image_id] = self._pool.submit(self._load, image_id, path)
@@ -128,9 +133,9 @@ class ImageLoader(QObject):
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _load(self, image_id: int, path: Path) -> None:
+    def _load(self, image_id: int, path: Path | Callable[[], Path]) -> None:
         try:
-            image = decode_image(image_id, path)
+            image = decode_image(image_id, path() if callable(path) else path)
         except Exception as exc:  # never lose the worker
             log.exception("loading image %s failed", image_id)
             image = LoadedImage(image_id, error=f"{type(exc).__name__}: {exc}")

@@ -43,6 +43,7 @@ from annotator.ui.window_setup import (
     setup_central,
     setup_dock,
     setup_menus,
+    setup_team_dock,
     setup_toolbar,
 )
 from annotator.ui.workers import cancel_running
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.central = setup_central(self)
         self.images_dock = setup_dock(self)
         self.accuracy_dock = setup_accuracy_dock(self)
+        self.team_dock = setup_team_dock(self)
         self.models = ModelHost(
             self,
             lambda: self.session,
@@ -109,8 +111,10 @@ class MainWindow(QMainWindow):
         self.overlays.set_session(session)
         self.stage2.set_session(session)
         self.accuracy_dock.set_session(session)
+        self.team_dock.set_session(session)
         self.models.set_session(session)
         self.status.refresh_progress(session)
+        self.status.set_server("")
         if session is None:
             self.status.set_annotator(self.settings.annotator)
             self.show_empty("Open a project (Ctrl+O), create one (Ctrl+N), or open the demo.")
@@ -159,7 +163,7 @@ class MainWindow(QMainWindow):
             return
         session.set_current_image(image_id)
         record = session.image(image_id)
-        image = self.loader.request(image_id, session.project.image_file(record))
+        image = self.loader.request(image_id, session.image_source(record))
         if image is not None:
             self._show_loaded(image_id)
         else:
@@ -200,7 +204,7 @@ class MainWindow(QMainWindow):
         k = ids.index(image_id)
         for j in (k + 1, k - 1):
             if 0 <= j < len(ids):
-                self.loader.request(ids[j], session.project.image_file(session.image(ids[j])))
+                self.loader.request(ids[j], session.image_source(session.image(ids[j])))
 
     def _on_person_changed(self, person_id: int | None) -> None:
         self._refresh_persons_list()
@@ -423,6 +427,7 @@ class MainWindow(QMainWindow):
         s1.message.connect(status.message)
         self.stage2.statusMessage.connect(status.message)
         self.accuracy_dock.statusMessage.connect(status.message)
+        self.team_dock.taskClaimed.connect(self.go_to_person)
         tool_actions = dict(
             zip(("box", "brush", "eraser", "polygon", "fill"), self.acts.tools(), strict=True)
         )

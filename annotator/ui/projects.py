@@ -16,10 +16,13 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from annotator.dataset.errors import ProjectError, ProjectLockedError
+from annotator.dataset.pg import describe, is_url, without_password
 from annotator.dataset.store import Project, project_file
+from annotator.dataset.store_journaled import JournaledProject
 from annotator.ui.app import show_error
 from annotator.ui.session import Session
 from annotator.ui.settings import Settings
+from annotator.ui.team_view import SyncSignals, sync_text
 from annotator.ui.workers import Reporter, run_with_progress
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,10 @@ class ProjectController(QObject):
     # -- opening ---------------------------------------------------------------------------
 
     def open_path(self, path: str | Path, *, readonly: bool = False) -> bool:
-        """Open a project folder (or its file); asks before falling back to read-only."""
+        """Open a project folder (or its file), or a shared project's ``postgresql://`` URL;
+        asks before falling back to read-only."""
+        if is_url(path):
+            return self._open_shared(str(path), readonly=readonly)
         folder = project_file(path).parent
         current = self._window.session
         if current is not None and Path(current.path).resolve() == folder.resolve():
@@ -79,6 +85,35 @@ class ProjectController(QObject):
             return False
         self._window.set_session(session)
         self._settings.add_recent(str(folder))
+        self.recentChanged.emit()
+        return True
+
+    def _open_shared(self, url: str, *, readonly: bool) -> bool:
+        """Open a shared project; the connection is made on a worker thread."""
+        self._window.set_session(None)
+        outcome = run_with_progress(
+            self._parent,
+            f"Connecting to {describe(url)}",
+            lambda reporter: JournaledProject.open_url(url, readonly=readonly),
+            cancellable=False,
+        )
+        if not outcome.ok:
+            show_error("Cannot open the shared project", outcome.error, outcome.details)
+            return False
+        project = outcome.result
+        signals = SyncSignals()  # the sender thread's reports, queued to this thread
+        status = self._window.status
+        signals.stateChanged.connect(lambda state, n: status.set_server(sync_text(state, n)))
+        signals.rejected.connect(lambda why: show_error("The server refused an edit", why))
+        project.start_outbox(
+            on_state=signals.stateChanged.emit,
+            on_rejected=lambda e, why: signals.rejected.emit(why),
+        )
+        session = Session(project, project.user)
+        signals.setParent(session)
+        self._window.set_session(session)
+        status.set_server(sync_text("online", 0))
+        self._settings.add_recent(without_password(url))
         self.recentChanged.emit()
         return True
 
@@ -187,7 +222,7 @@ class ProjectController(QObject):
         if session is None or session.readonly:
             show_error(title, "Open a project for writing first.")
             return False
-        folder = session.path
+        folder = session.project.target
         self._window.set_session(None)
 
         def job(reporter: Reporter) -> str:

@@ -9,6 +9,7 @@ once: there is no "save" to forget.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -25,6 +26,7 @@ from annotator.dataset.records import (
     TaskState,
 )
 from annotator.dataset.store import Project
+from annotator.dataset.store_shared import SharedProject
 from annotator.ui.label_map import LabelMap, Rect, box_region
 from annotator.ui.paint_tools import Patch, apply_patch
 from annotator.ui.saver import MaskSaver
@@ -67,8 +69,12 @@ class Session(QObject):
 
     @staticmethod
     def open(path: str | Path, annotator: str, *, readonly: bool = False) -> Session:
-        """Open the project at ``path`` (raises the store's ProjectError family)."""
-        return Session(Project.open(path, readonly=readonly), annotator)
+        """Open the project at ``path``, a folder or a ``postgresql://`` URL (raises the
+        store's ProjectError family). On a shared project the annotator is the login."""
+        project = Project.open(path, readonly=readonly)
+        if isinstance(project, SharedProject):
+            annotator = project.user
+        return Session(project, annotator)
 
     @property
     def readonly(self) -> bool:
@@ -76,11 +82,20 @@ class Session(QObject):
 
     @property
     def name(self) -> str:
+        if isinstance(self.project, SharedProject):
+            return self.project.location.rsplit("/", 1)[-1]
         return self.project.directory.name
 
     @property
     def path(self) -> str:
-        return str(self.project.directory)
+        """Where the project is: its folder, or its server and database (no password)."""
+        return self.project.location
+
+    def image_source(self, record: ImageRecord) -> Callable[[], Path]:
+        """The image file, as a function for the image loader's thread (a shared project
+        fetches the image there the first time)."""
+        project = self.project
+        return lambda: project.image_file(record)
 
     def close(self) -> None:
         """Write every pending mask, then close the project."""

@@ -21,7 +21,8 @@ class StatusBinding(QObject):
         self.saving = QLabel()
         self.progress = QLabel()
         self.annotator = QLabel()
-        for label in (self.tool, self.position, self.zoom, self.saving, self.progress):
+        self.server = QLabel()  # a shared project's connection (shown only for those)
+        for label in (self.tool, self.position, self.zoom, self.saving, self.server, self.progress):
             bar.addPermanentWidget(label)
         bar.addPermanentWidget(self.annotator)
         self.position.setMinimumWidth(110)
@@ -44,6 +45,12 @@ class StatusBinding(QObject):
 
     def set_saving(self, pending: bool) -> None:
         self.saving.setText("saving..." if pending else "all saved")
+
+    def set_server(self, text: str) -> None:
+        """The shared project's server state ("" for a folder project)."""
+        self.server.setText(text)
+        offline = "OFFLINE" in text
+        self.server.setStyleSheet("color: #e04040; font-weight: bold;" if offline else "")
 
     def set_failed(self) -> None:
         self.saving.setText("NOT SAVED")

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QMenu, QSizePolicy, QSplitter, QStack
 
 from annotator.ui.accuracy_host import AccuracyDock
 from annotator.ui.actions import Actions
+from annotator.ui.team_view import TeamDock
 
 if TYPE_CHECKING:
     from annotator.ui.main_window import MainWindow
@@ -89,6 +90,14 @@ def setup_accuracy_dock(w: MainWindow) -> AccuracyDock:
     return dock
 
 
+def setup_team_dock(w: MainWindow) -> TeamDock:
+    """The Team dock (shared projects): hidden until asked for in the View menu."""
+    dock = TeamDock(w)
+    w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    dock.hide()
+    return dock
+
+
 def setup_menus(w: MainWindow) -> Menus:
     a, bar = w.acts, w.menuBar()
     file = bar.addMenu("&File")
@@ -107,6 +116,7 @@ def setup_menus(w: MainWindow) -> Menus:
     view.addActions([a.show_masks, a.show_boxes, a.opacity_down, a.opacity_up, a.dark_theme])
     view.addAction(w.images_dock.toggleViewAction())
     view.addAction(w.accuracy_dock.toggleViewAction())
+    view.addAction(w.team_dock.toggleViewAction())
     go = bar.addMenu("&Go")
     go.addActions([a.prev_image, a.next_image, a.prev_person, a.next_person])
     stage = bar.addMenu("&Stage")

@@ -162,7 +162,9 @@ def write_heatmap(geodesics: Geodesics, found: GoldErrors, path: Path, title: st
     return True
 
 
-def run(checkpoint: Path, project_dir: Path, out: Path, device: str = "auto") -> dict[str, Any]:
+def run(
+    checkpoint: Path, project_dir: str | Path, out: Path, device: str = "auto"
+) -> dict[str, Any]:
     """Measure a checkpoint and the people on a project's gold tasks; write the files."""
     from annotator.surface.atlas import load_atlas
     from model.engine.checkpoint import load_checkpoint
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m model.inference.gold_errors", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--project", required=True, help="project folder, or a postgresql:// URL")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)

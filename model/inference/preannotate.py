@@ -117,7 +117,7 @@ def _proposal(
 
 def preannotate(
     checkpoint: Path,
-    project_dir: Path,
+    project_dir: str | Path,
     out: Path,
     *,
     image_ids: list[int] | None = None,
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m model.inference.preannotate", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint or run folder")
-    parser.add_argument("--project", type=Path, required=True, help="project folder")
+    parser.add_argument("--project", required=True, help="project folder, or a postgresql:// URL")
     parser.add_argument("--out", type=Path, required=True, help="proposal file to write (.npz)")
     parser.add_argument("--images", help="image ids, comma-separated (default: every image)")
     parser.add_argument("--score-threshold", type=float, default=0.5)

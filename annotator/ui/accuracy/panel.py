@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.dataset.pg import is_url
+
 log = logging.getLogger(__name__)
 
 _COLUMNS = ("points", "mean cm", "median cm", "p90 cm", "AUC10", "AUC30", "not visible", "off body")
@@ -46,7 +48,7 @@ class AccuracyJob(QObject):
 
     def __init__(
         self,
-        project_dir: Path,
+        project_dir: str | Path,
         annotators: list[str] | None,
         since: float | None,
         until: float | None,
@@ -111,15 +113,18 @@ class AccuracyPanel(QWidget):
     """Shows the accuracy of the project's annotators on gold tasks.
 
     Args:
-        project_dir: the project folder (opened read-only by the worker).
+        project_dir: the project folder or shared project's URL (opened read-only by the
+            worker).
         annotators: names to offer in the filter.
     """
 
     statusMessage = Signal(str)
 
-    def __init__(self, project_dir: Path, annotators: list[str], parent: QWidget | None = None):
+    def __init__(
+        self, project_dir: str | Path, annotators: list[str], parent: QWidget | None = None
+    ):
         super().__init__(parent)
-        self.project_dir = Path(project_dir)
+        self.project_dir = project_dir if is_url(project_dir) else Path(project_dir)
         self._thread: QThread | None = None
         self._job: AccuracyJob | None = None
         self.last_numbers: dict[str, Any] | None = None

@@ -293,7 +293,7 @@ class ModelHost(QObject):
         if choice.heatmap and session is not None and has_gold:
             commands.append(
                 [python(), "-m", "model.inference.gold_errors", "--checkpoint",
-                 str(choice.checkpoint), "--project", str(session.project.directory),
+                 str(choice.checkpoint), "--project", session.project.target,
                  "--out", str(out)]
             )  # fmt: skip
         dock = self._evaluation_dock()
@@ -441,7 +441,7 @@ class ModelHost(QObject):
         session.flush()
         out = self.runs_dir() / ".proposals" / f"{time.strftime('%Y%m%d-%H%M%S')}.npz"
         command = [python(), "-m", "model.inference.preannotate", "--checkpoint",
-                   str(self.checkpoint), "--project", str(session.project.directory),
+                   str(self.checkpoint), "--project", session.project.target,
                    "--out", str(out), "--progress-json",
                    "--score-threshold", str(self.find_threshold)]  # fmt: skip
         if scope != "project":
