@@ -138,11 +138,10 @@ def calibrate(model: torch.nn.Module, seed: int) -> None:
             if isinstance(module, FrozenBatchNorm2d | torch.nn.GroupNorm):
                 module.weight.copy_(torch.rand(module.weight.shape, generator=gen) + 0.5)
                 module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
-            elif getattr(module, "bias", None) is not None and isinstance(
-                module.bias, torch.Tensor
-            ):
-                if float(module.bias.abs().max()) == 0.0:
-                    module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.01)
+                continue
+            bias = getattr(module, "bias", None)
+            if isinstance(bias, torch.Tensor) and float(bias.abs().max()) == 0.0:
+                bias.copy_(torch.randn(bias.shape, generator=gen) * 0.01)
     hooks = [
         m.register_forward_pre_hook(_set_statistics)
         for m in model.modules()
@@ -216,9 +215,7 @@ def d2_predict(model: Any, cfg: Any, rgb: np.ndarray) -> list[dict[str, Any]]:
 # -- the studio ----------------------------------------------------------------------------
 
 
-def our_predictor(
-    file: Path, zoo_name: str, size: int, extra: list[str], out_dir: Path
-) -> Any:
+def our_predictor(file: Path, zoo_name: str, size: int, extra: list[str], out_dir: Path) -> Any:
     from model.inference.predictor import Predictor
     from model.zoo.catalog import zoo_config, zoo_model
     from model.zoo.convert import import_detectron2
