@@ -43,7 +43,9 @@ def predict_images(
 
     ckpt = load_checkpoint(checkpoint)
     ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
-    predictor = Predictor.from_checkpoint(ckpt, device=device, score_threshold=score_threshold)
+    predictor = Predictor.from_checkpoint(
+        ckpt, device=device, score_threshold=score_threshold, confidences=True
+    )
     out.mkdir(parents=True, exist_ok=True)
     files = expand_images(images)
     detections, index, failures = [], {}, 0

@@ -59,6 +59,7 @@ class Predictor:
         model: the network (put in eval mode; inputs go to its device).
         score_threshold: detections below it are dropped.
         atlas: ``{"body", "digest"}`` of the atlas its (I, U, V) refer to.
+        confidences: also give the model's confidence maps (pictures show them).
     """
 
     def __init__(
@@ -67,8 +68,10 @@ class Predictor:
         *,
         score_threshold: float = 0.5,
         atlas: dict[str, str] | None = None,
+        confidences: bool = False,
     ) -> None:
         self.model = model.eval()
+        self.confidences = confidences
         self.device = next(model.parameters()).device
         self.score_threshold = score_threshold
         self.atlas = atlas or {"body": "anny"}
@@ -80,11 +83,14 @@ class Predictor:
         *,
         device: str = "auto",
         score_threshold: float = 0.5,
+        confidences: bool = False,
     ) -> Predictor:
         """A checkpoint file or run folder (or a loaded :class:`Checkpoint`) on a device."""
         ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         model, _ = load_model(ckpt, pick_device(device))
-        return cls(model, score_threshold=score_threshold, atlas=ckpt.atlas)
+        return cls(
+            model, score_threshold=score_threshold, atlas=ckpt.atlas, confidences=confidences
+        )
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> list[PersonPrediction]:
@@ -108,7 +114,7 @@ class Predictor:
             [image_tensor(image).to(self.device)], [boxes.to(self.device)], detect=detect
         )
         people = self._found(found[0]) if detect else []
-        results = to_results(given.to("cpu"), boxes)
+        results = to_results(given.to("cpu"), boxes, confidences=self.confidences)
         return people, [
             PersonPrediction(tuple(float(v) for v in b), 1.0, r)  # type: ignore[arg-type]
             for b, r in zip(boxes, results, strict=True)
@@ -117,7 +123,7 @@ class Predictor:
     def _found(self, out: dict[str, Any]) -> list[PersonPrediction]:
         keep = out["scores"] >= self.score_threshold
         boxes = out["boxes"][keep].cpu()
-        results = to_results(out["densepose"][keep].to("cpu"), boxes)
+        results = to_results(out["densepose"][keep].to("cpu"), boxes, confidences=self.confidences)
         return [
             PersonPrediction(tuple(float(v) for v in b), float(s), r)  # type: ignore[arg-type]
             for b, s, r in zip(boxes, out["scores"][keep].tolist(), results, strict=True)

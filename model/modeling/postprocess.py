@@ -21,8 +21,11 @@ def int_box(box_xyxy: torch.Tensor) -> tuple[int, int, int, int]:
     return int(x0), int(y0), max(int(x1 - x0), 1), max(int(y1 - y0), 1)
 
 
-def to_results(output: DensePoseChartOutput, boxes_xyxy: torch.Tensor) -> list[DensePoseResult]:
-    """One :class:`DensePoseResult` per box (``boxes_xyxy`` ``[N, 4]``, image pixels)."""
+def to_results(
+    output: DensePoseChartOutput, boxes_xyxy: torch.Tensor, *, confidences: bool = False
+) -> list[DensePoseResult]:
+    """One :class:`DensePoseResult` per box (``boxes_xyxy`` ``[N, 4]``, image pixels); with
+    ``confidences``, also the model's confidence maps over the box (if it has any)."""
     results = []
     for k in range(len(boxes_xyxy)):
         box = int_box(boxes_xyxy[k])
@@ -38,16 +41,16 @@ def to_results(output: DensePoseChartOutput, boxes_xyxy: torch.Tensor) -> list[D
         index = labels[None].long()
         uv = torch.cat([resize(output.u).gather(0, index), resize(output.v).gather(0, index)])
         uv = uv * (labels > 0)
-        confidences = {
-            name: _confidence(name, resize(maps), index)
-            for name, maps in output.confidences().items()
+        maps_of = output.confidences() if confidences else {}
+        confidence = {
+            name: _confidence(name, resize(maps), index) for name, maps in maps_of.items()
         }
         results.append(
             DensePoseResult(
                 box=box,
                 labels=labels.to(torch.uint8),
                 uv=uv.clamp(0, 1).contiguous(),
-                confidences=confidences or None,
+                confidences=confidence or None,
             )
         )
     return results

@@ -119,8 +119,13 @@ def test_preset_trains_and_predicts(name: str):
         assert out[0]["masks"].shape[1:] == (1, 96, 80)  # pasted on the image
     if cascade.keypoints:
         assert out[0]["keypoints"].shape[1:] == (17, 3)
-    (result,) = to_results(given[0], torch.tensor([[5.0, 5.0, 50.0, 70.0]]))
+    box = torch.tensor([[5.0, 5.0, 50.0, 70.0]])
+    (result,) = to_results(given[0], box, confidences=True)
     assert result.labels.shape == (65, 45) and result.uv.shape == (2, 65, 45)
+    if dp_cfg.uv_confidence != "none":
+        assert result.confidences is not None
+        assert result.confidences["sigma_2"].shape == (65, 45)
+    assert to_results(given[0], box)[0].confidences is None  # only when asked
 
 
 def test_a_batch_without_any_densepose_gives_zero_densepose_losses():
