@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import shutil
 import statistics
 import sys
 import time
@@ -51,22 +52,22 @@ SCORE_THRESH = 0.05
 
 #: The narrow fixture's detectron2 overrides and the studio fields they correspond to.
 TINY_D2 = [
-    "MODEL.RESNETS.STEM_OUT_CHANNELS", 16,
-    "MODEL.RESNETS.RES2_OUT_CHANNELS", 32,
-    "MODEL.RESNETS.WIDTH_PER_GROUP", 8,
+    "MODEL.RESNETS.STEM_OUT_CHANNELS", 8,
+    "MODEL.RESNETS.RES2_OUT_CHANNELS", 16,
+    "MODEL.RESNETS.WIDTH_PER_GROUP", 4,
     "MODEL.FPN.OUT_CHANNELS", 32,
-    "MODEL.ROI_BOX_HEAD.FC_DIM", 64,
+    "MODEL.ROI_BOX_HEAD.FC_DIM", 32,
     "MODEL.ROI_DENSEPOSE_HEAD.CONV_HEAD_DIM", 32,
     "MODEL.ROI_DENSEPOSE_HEAD.NUM_STACKED_CONVS", 2,
     "MODEL.ROI_DENSEPOSE_HEAD.DECODER_CONV_DIMS", 32,
     "MODEL.ROI_DENSEPOSE_HEAD.DECODER_NUM_CLASSES", 32,
 ]  # fmt: skip
 TINY_OURS = [
-    "model.resnet_stem_channels=16",
-    "model.resnet_res2_channels=32",
-    "model.resnet_width_per_group=8",
+    "model.resnet_stem_channels=8",
+    "model.resnet_res2_channels=16",
+    "model.resnet_width_per_group=4",
     "model.fpn_channels=32",
-    "model.box_head_dim=64",
+    "model.box_head_dim=32",
     "model.densepose.conv_dim=32",
     "model.densepose.num_convs=2",
     "model.densepose.decoder_conv_dim=32",
@@ -75,6 +76,10 @@ TINY_OURS = [
 #: The fixture's configurations: every code path of the 27 (decoder, DeepLab head, both UV
 #: confidences, segmentation confidence, legacy head, the evolution models' box pooler).
 FIXTURE_MODELS = ("R_50_FPN_DL_WC2M_s1x", "R_50_FPN_s1x_legacy", "R_50_FPN_DL_WC1M_3x_Atop10P_CA")
+#: Detections per image whose IUV maps the fixture keeps (all keep their boxes and scores).
+FIXTURE_MAPS = 5
+#: Longer side of the fixture's images.
+FIXTURE_SIDE = 128
 
 
 @dataclass
@@ -295,12 +300,12 @@ def run_config(
     torch.manual_seed(seed)
     model = build_model(base)
     calibrate(model, seed)
-    save_zoo_file(model, file, protocol=(2, 4, 5)[seed % 3])
+    save_zoo_file(model, file, protocol=4 if tiny else (3, 4, 2)[seed % 3])
     out = []
     for size in args.sizes:
         cfg = d2_config(config_file, args.detectron2, size, tiny)
         d2 = d2_model(cfg, file)
-        ours = our_predictor(file, zoo_name, size, TINY_OURS if tiny else [], work)
+        ours = our_predictor(file, zoo_name, size, TINY_OURS if tiny else [], work / "imported")
         out.append(_compare_size(zoo_name, size, cfg, d2, ours, images, args.repeat))
     return out
 
@@ -370,8 +375,13 @@ def write_fixture(args: argparse.Namespace, images: list[np.ndarray]) -> None:
 
     out: Path = args.fixture
     (out / "images").mkdir(parents=True, exist_ok=True)
-    for k, rgb in enumerate(images):
-        Image.fromarray(rgb).save(out / "images" / f"{k}.png")
+    small = []
+    for k, rgb in enumerate(images):  # small images keep the fixture small
+        pil = Image.fromarray(rgb)
+        pil.thumbnail((FIXTURE_SIDE, FIXTURE_SIDE), Image.Resampling.LANCZOS)
+        pil.save(out / "images" / f"{k}.png")
+        small.append(np.asarray(pil))
+    images = small
     records: dict[str, Any] = {"sizes": args.sizes, "detections": DETECTIONS}
     records |= {"score_thresh": SCORE_THRESH, "overrides": TINY_OURS, "models": {}}
     arrays: dict[str, np.ndarray] = {}
@@ -384,11 +394,14 @@ def write_fixture(args: argparse.Namespace, images: list[np.ndarray]) -> None:
             cfg = d2_config(zoo_config_file(name), args.detectron2, size, True)
             d2 = d2_model(cfg, out / f"{name}.pkl")
             for k, rgb in enumerate(images):
-                for j, person in enumerate(d2_predict(d2, cfg, rgb)):
-                    for key, value in person.items():
-                        arrays[f"{name}/{size}/{k}/{j}/{key}"] = np.asarray(value)
-    for stale in out.glob("*.pth"):
-        stale.unlink()
+                people = d2_predict(d2, cfg, rgb)
+                key = f"{name}/{size}/{k}"
+                arrays[f"{key}/boxes"] = np.array([p["box"] for p in people]).reshape(-1, 4)
+                arrays[f"{key}/scores"] = np.array([p["score"] for p in people])
+                for j, person in enumerate(people[:FIXTURE_MAPS]):
+                    arrays[f"{key}/{j}/labels"] = person["labels"]
+                    arrays[f"{key}/{j}/uv"] = person["uv"]
+    shutil.rmtree(out / "imported", ignore_errors=True)
     np.savez_compressed(out / "detectron2_outputs.npz", **arrays)
     (out / "fixture.json").write_text(json.dumps(records, indent=1))
     print(f"fixture -> {out}")

@@ -39,7 +39,10 @@ class PersonPrediction:
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:
     """RGB uint8 ``[H, W, 3]`` -> float ``[3, H, W]`` in [0, 1] (the model normalises)."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    pixels = np.ascontiguousarray(image)
+    if not pixels.flags.writeable:  # e.g. np.asarray of a Pillow image: torch wants its own
+        pixels = pixels.copy()
+    return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)
 
 
 def load_model(checkpoint: Checkpoint, device: torch.device) -> tuple[nn.Module, Config]:

@@ -32,6 +32,7 @@ shape, or one that maps to nothing, stops the import with its name.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,9 @@ def read_detectron2_file(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if path.suffix == ".pth":
         try:
-            data: Any = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch warns about the protocol of old files
+                warnings.simplefilter("ignore", UserWarning)
+                data: Any = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
             raise ZooImportError(
                 f"{path}: not a readable torch file of tensors ({type(exc).__name__}); "
