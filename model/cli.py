@@ -30,8 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     presets = cmds.add_parser("presets", help="list the shipped configurations")
     presets.set_defaults(handler=_presets)
     from model.evaluation.cli import register_score
+    from model.zoo.cli import register as register_zoo
 
     register_score(cmds)
+    register_zoo(cmds)
     model.set_defaults(handler=lambda args: model.print_help() or 2)
 
 
@@ -76,8 +78,8 @@ def _register_train(cmds: argparse._SubParsersAction) -> None:
     )
     train.add_argument(
         "--config",
-        default="R_18_FPN_cpu",
-        help="preset name (see `dpstudio model presets`) or YAML file",
+        help="preset name (see `dpstudio model presets`), zoo:NAME or YAML file (default: "
+        "R_18_FPN_cpu; with --weights zoo:NAME, that model's configuration)",
     )
     add_data_arguments(train, required=False)
     train.add_argument("--val", type=Path, help="held-out DensePose-COCO JSON or synth folder")
@@ -87,7 +89,9 @@ def _register_train(cmds: argparse._SubParsersAction) -> None:
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
     train.add_argument(
-        "--weights", help="none, imagenet, coco or a checkpoint file (default: the preset's)"
+        "--weights",
+        help="none, imagenet, coco, zoo:NAME (a detectron2 zoo model) or a checkpoint file "
+        "(default: the preset's)",
     )
     train.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
     train.add_argument("--max-iter", type=int, help="shortcut for --set solver.max_iter=N")
@@ -309,8 +313,12 @@ def _train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.max_iter is not None:
         overrides.append(f"solver.max_iter={args.max_iter}")
+    config = args.config
+    if config is None:
+        zoo = args.weights if args.weights and args.weights.startswith("zoo:") else None
+        config = zoo or "R_18_FPN_cpu"
     request = TrainRequest(
-        config=args.config,
+        config=config,
         data=data,
         images=images,
         out=args.out,

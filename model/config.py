@@ -250,7 +250,15 @@ def resolve_preset(name_or_path: str) -> Path:
 
 
 def load_config(name_or_path: str, overrides: list[str] | None = None) -> Config:
-    """Resolve a preset (following ``_base_``), apply ``key.path=value`` overrides, check."""
+    """Resolve a preset (following ``_base_``) or a zoo model's configuration (``zoo:NAME``),
+    apply ``key.path=value`` overrides, check."""
+    if name_or_path.startswith("zoo:"):
+        from model.zoo.catalog import zoo_config, zoo_model
+
+        try:
+            return zoo_config(zoo_model(name_or_path), overrides)
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0])) from exc
     path = resolve_preset(name_or_path)
     data = _read_chain(path, seen=())
     data.setdefault("name", path.stem)

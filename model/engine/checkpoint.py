@@ -155,7 +155,14 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Read a checkpoint file, or the newest of a run folder."""
+    """Read a checkpoint file, the newest of a run folder, or a zoo model (``zoo:NAME``)."""
+    if str(path).startswith("zoo:"):
+        from model.zoo.local import zoo_checkpoint
+
+        try:
+            path = zoo_checkpoint(str(path))
+        except ValueError as exc:  # not on this machine, or the file does not import
+            raise CheckpointError(str(exc)) from exc
     path = Path(path)
     if path.is_dir():
         path = latest_checkpoint(path) or path / "model_final.pth"

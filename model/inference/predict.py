@@ -42,7 +42,8 @@ def predict_images(
     from model.inference.predictor import Predictor
 
     ckpt = load_checkpoint(checkpoint)
-    ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
+    if not ckpt.official_charts:  # the official charts need no atlas here to be drawn
+        ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
     predictor = Predictor.from_checkpoint(
         ckpt, device=device, score_threshold=score_threshold, confidences=True
     )

@@ -75,7 +75,7 @@ def _fetch(enum: Any, allow_download: bool) -> dict[str, Any] | None:
 def resolve_weights(
     source: str, *, backbone: str, backbone_norm: str, allow_download: bool = True
 ) -> StartingWeights:
-    """Resolve ``--weights none|imagenet|coco|FILE`` for a backbone.
+    """Resolve ``--weights none|imagenet|coco|zoo:NAME|FILE`` for a backbone.
 
     Raises:
         ValueError: a source that cannot apply (COCO weights for a backbone torchvision has no
@@ -109,10 +109,15 @@ def resolve_weights(
         if source == "imagenet":
             return StartingWeights(backbone=enum, note=f"weights: {enum} (ImageNet backbone)")
         return StartingWeights(detector=person_only(state), note=f"weights: {enum} (COCO detector)")
+    if source.startswith("zoo:"):
+        from model.zoo.local import zoo_checkpoint
+
+        return StartingWeights(checkpoint=zoo_checkpoint(source), note=f"weights: {source}")
     path = Path(source)
     if not path.is_file():
         raise ValueError(
-            f"--weights {source}: no such file (expected none, imagenet, coco or a checkpoint file)"
+            f"--weights {source}: no such file (expected none, imagenet, coco, zoo:NAME or a "
+            "checkpoint file)"
         )
     return StartingWeights(checkpoint=path, note=f"weights: {path}")
 
