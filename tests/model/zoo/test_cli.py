@@ -76,8 +76,8 @@ def test_import_command_and_zoo_names_everywhere(tmp_path: Path):
     assert target.is_file()
     # zoo:NAME now finds the imported model.
     out = tmp_path / "pictures"
-    predicted = dpstudio(cache, "model", "predict", "--checkpoint", f"zoo:{TINY}",
-                         str(FIXTURE / "images"), "--out", str(out), "--score-threshold", "0.1")  # fmt: skip
+    args = ["model", "predict", "--checkpoint", f"zoo:{TINY}", str(FIXTURE / "images")]
+    predicted = dpstudio(cache, *args, "--out", str(out), "--score-threshold", "0.1")
     assert predicted.returncode == 0, predicted.stderr
     assert (out / "results.json").is_file() and (out / "000001_0.png").is_file()
     listed = dpstudio(cache, "model", "zoo")
