@@ -280,6 +280,7 @@ def _preannotate(args: argparse.Namespace) -> int:
                 score_threshold=args.score_threshold,
                 find=not args.no_find,
                 device=args.device,
+                on_note=print,
             )
             model, checkpoint, proposals = read_proposals(file)
             with Project.open(args.project) as project:

@@ -51,6 +51,9 @@ DETECTIONS = 10
 SCORE_THRESH = 0.05
 
 #: The narrow fixture's detectron2 overrides and the studio fields they correspond to.
+#: (detectron2 needs the decoder as wide as the FPN; at 32 channels the DeepLab head's image
+#: pooling cannot normalise a single RoI in 32 groups, so use the fixture's DL models on
+#: several boxes.)
 TINY_D2 = [
     "MODEL.RESNETS.STEM_OUT_CHANNELS", 8,
     "MODEL.RESNETS.RES2_OUT_CHANNELS", 16,

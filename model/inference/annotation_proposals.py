@@ -45,8 +45,12 @@ from annotator.surface.parts import FINE_TO_COARSE
 FORMAT = "dpstudio-proposals"
 
 
-def machine_name(checkpoint: Path, run: str | None, iteration: int) -> str:
-    """The machine annotator of a checkpoint: ``model:<run folder>@<iteration>``."""
+def machine_name(checkpoint: Path | str, run: str | None, iteration: int) -> str:
+    """The machine annotator of a checkpoint: ``model:<run folder>@<iteration>``
+    (``model:zoo:<name>@0`` for a zoo model)."""
+    if str(checkpoint).startswith("zoo:"):
+        return f"model:{checkpoint}@{iteration}"
+    checkpoint = Path(checkpoint)
     folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
     return f"model:{run or folder.name}@{iteration}"
 
@@ -60,7 +64,7 @@ def to_proposal(
     labels: np.ndarray,
     uv: np.ndarray,
     model: str,
-    atlas: Atlas,
+    atlas: Atlas | None,
     image_size: tuple[int, int],
     person_id: int | None = None,
     points: SamplePoints | None = None,
@@ -75,7 +79,8 @@ def to_proposal(
         labels: ``[h, w]`` uint8 predicted chart 0..24 (0 background).
         uv: ``[2, h, w]`` float predicted U and V in [0, 1].
         model: the machine annotator's name.
-        atlas: the body's charts ((I, U, V) -> surface points).
+        atlas: the body's charts ((I, U, V) -> surface points); None when the model speaks
+            other charts than the project (then no answers, only the mask and points).
         image_size: ``(width, height)`` of the image, pixels.
         person_id: the existing person, or None for a found one.
         points: the person's sample points, if it has some.
@@ -85,7 +90,7 @@ def to_proposal(
         points = sample_mask(mask)
         points = points if len(points) else None
     answers = None
-    if points is not None and len(points):
+    if points is not None and len(points) and atlas is not None:
         answers = answers_at(points, maps_box, labels, uv, model, atlas)
     return PersonProposal(
         image_id=image_id,

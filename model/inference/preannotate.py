@@ -38,6 +38,7 @@ from annotator.surface.atlas import Atlas
 from model.inference.annotation_proposals import machine_name, to_proposal, write_proposals
 
 if TYPE_CHECKING:
+    from model.engine.checkpoint import Checkpoint
     from model.inference.predictor import PersonPrediction, Predictor
 
 Progress = Callable[[int, int], None]
@@ -64,7 +65,7 @@ def propose_image(
     rgb: np.ndarray,
     *,
     model: str,
-    atlas: Atlas,
+    atlas: Atlas | None,
     find: bool = True,
 ) -> list[PersonProposal]:
     """The proposals of one image (see module docstring)."""
@@ -94,7 +95,7 @@ def _proposal(
     pred: PersonPrediction,
     image_id: int,
     model: str,
-    atlas: Atlas,
+    atlas: Atlas | None,
     size: tuple[int, int],
     person: Person | None,
     project: Project,
@@ -115,8 +116,28 @@ def _proposal(
     )
 
 
+def _answers_atlas(
+    ckpt: Checkpoint, name: Path | str, body: str, on_note: Callable[[str], None] | None
+) -> Atlas | None:
+    """The project's atlas for the answers, or None: a model of the official DensePose charts
+    in a project of other charts (Anny) proposes masks but no answers, and says so."""
+    from annotator.surface.atlas import load_atlas
+
+    atlas = load_atlas(body)
+    if ckpt.official_charts and not atlas.official_charts:
+        if on_note is not None:
+            on_note(
+                f"{name} speaks the official DensePose charts, this project the {body} "
+                "charts: it proposes boxes and 14-part masks (a part does not depend on the "
+                "charts' layout), no stage-2 answers"
+            )
+        return None
+    ckpt.check_atlas(atlas)
+    return atlas
+
+
 def preannotate(
-    checkpoint: Path,
+    checkpoint: Path | str,
     project_dir: str | Path,
     out: Path,
     *,
@@ -125,24 +146,26 @@ def preannotate(
     find: bool = True,
     device: str = "auto",
     progress: Progress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> tuple[str, int]:
     """Run a checkpoint over a project's images and write the proposal file.
+
+    A model of the official DensePose charts (detectron2's zoo) in a project of other charts
+    (Anny) proposes boxes and masks but no answers, and says so through ``on_note``.
 
     Returns:
         ``(machine annotator name, persons proposed for)``.
     """
     import cv2
 
-    from annotator.surface.atlas import load_atlas
     from model.engine.checkpoint import load_checkpoint
     from model.inference.predictor import Predictor
 
     ckpt = load_checkpoint(checkpoint)
     with Project.open(project_dir, readonly=True) as project:
-        atlas = load_atlas(project.body)
-        ckpt.check_atlas(atlas)
+        atlas = _answers_atlas(ckpt, checkpoint, project.body, on_note)
         predictor = Predictor.from_checkpoint(ckpt, device=device, score_threshold=score_threshold)
-        model = machine_name(Path(checkpoint), None, ckpt.iteration)
+        model = machine_name(checkpoint, None, ckpt.iteration)
         wanted = [im for im in project.images() if image_ids is None or im.id in image_ids]
         proposals: list[PersonProposal] = []
         for k, image in enumerate(wanted):
@@ -189,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             find=not args.no_find,
             device=args.device,
             progress=lambda d, n: emit({"event": "progress", "done": d, "total": n}),
+            on_note=lambda text: (
+                emit({"event": "note", "message": text}) if args.progress_json else print(text)
+            ),
         )
     except (ValueError, OSError, KeyError, ProjectError) as exc:
         print(f"error: {exc}", file=sys.stderr)

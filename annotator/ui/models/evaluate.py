@@ -59,6 +59,15 @@ class EvaluateChoice:
     heatmap: bool = True
 
 
+def imported_zoo_models() -> dict[str, Path]:
+    """``zoo:NAME`` -> checkpoint of the detectron2 zoo models imported on this machine."""
+    from model.zoo.catalog import ZOO
+    from model.zoo.local import imported_checkpoint
+
+    paths = {f"zoo:{m.name}": imported_checkpoint(m) for m in ZOO}
+    return {name: path for name, path in paths.items() if path.is_file()}
+
+
 class EvaluateDialog(QDialog):
     """Choose a checkpoint and the data to evaluate it on."""
 
@@ -72,6 +81,8 @@ class EvaluateDialog(QDialog):
         for run in runs:
             for ckpt in reversed(run.checkpoints):
                 self.checkpoint.addItem(f"{run.name}/{ckpt.name}", str(ckpt))
+        for name, path in imported_zoo_models().items():
+            self.checkpoint.addItem(name, str(path))
         self.source = QComboBox()
         self.source.addItems(([GOLD] if has_gold else []) + [HELD_OUT, FILE])
         self.data = QLineEdit()

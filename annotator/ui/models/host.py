@@ -29,6 +29,18 @@ log = logging.getLogger(__name__)
 OTHER_FILE = "Another checkpoint file..."
 
 
+def local_zoo_models() -> list[str]:
+    """``zoo:NAME`` of the detectron2 zoo models on this machine (downloaded or imported)."""
+    from model.zoo.catalog import ZOO
+    from model.zoo.local import downloaded_file, imported_checkpoint
+
+    return [
+        f"zoo:{m.name}"
+        for m in ZOO
+        if imported_checkpoint(m).is_file() or downloaded_file(m).is_file()
+    ]
+
+
 class ModelActions(NamedTuple):
     """The Model menu's actions."""
 
@@ -88,7 +100,10 @@ class ModelHost(QObject):
         self._message = message
         self.runner = TrainRunner(self)
         self.runner.finished.connect(self._on_run_finished)
-        self.checkpoint: Path | None = None
+        #: The checkpoint that pre-annotates: a file, or ``zoo:NAME`` (a detectron2 zoo model).
+        self.checkpoint: Path | str | None = None
+        #: What the running pre-annotation said besides its progress (shown when it ends).
+        self.notes: list[str] = []
         #: Detections a model adds as found persons score at least this (new tasks: high).
         self.find_threshold = 0.7
         self.training_dock: Any = None
@@ -266,6 +281,9 @@ class ModelHost(QObject):
             return
         if record.get("event") == "progress" and "total" in record:
             self._message(f"{name}: {record['done']} / {record['total']}")
+        elif record.get("event") == "note":
+            self.notes.append(str(record.get("message", "")))
+            self._message(f"{name}: {self.notes[-1]}")
 
     # -- evaluation and comparison ---------------------------------------------------------
 
@@ -397,11 +415,12 @@ class ModelHost(QObject):
 
     def choose_model(self) -> bool:
         """Ask which checkpoint pre-annotates; False if none was chosen."""
-        options = {
+        options: dict[str, Path | str] = {
             f"{run.name}/{ckpt.name}": ckpt
             for run in self.runs()
             for ckpt in reversed(run.checkpoints)
         }
+        options |= {name: name for name in local_zoo_models()}
         names = [*options, OTHER_FILE]
         name, ok = QInputDialog.getItem(
             self.window, "Pre-annotation", "The model that proposes:", names, 0, False
@@ -420,12 +439,17 @@ class ModelHost(QObject):
         self._message(f"Pre-annotation uses {self.checkpoint}.")
         return True
 
+    def _checkpoint_available(self) -> bool:
+        if isinstance(self.checkpoint, str):
+            return self.checkpoint in local_zoo_models()
+        return self.checkpoint is not None and self.checkpoint.exists()
+
     def preannotate(self, scope: str) -> None:
         """Propose boxes, masks and answers on the current image, the listed images or all."""
         session = self._session_of()
         if session is None or session.readonly:
             return
-        if (self.checkpoint is None or not self.checkpoint.exists()) and not self.choose_model():
+        if not self._checkpoint_available() and not self.choose_model():
             return
         assert self.checkpoint is not None
         if scope == "image":
@@ -449,7 +473,7 @@ class ModelHost(QObject):
         path = session.path
         done = lambda ok, text: self._proposed(out, ok, text, path)  # noqa: E731
         if self._start("pre-annotation", [command], done):
-            self._message(f"Pre-annotating {len(ids)} image(s) with {self.checkpoint.name}...")
+            self._message(f"Pre-annotating {len(ids)} image(s) with {self.checkpoint}...")
 
     def _proposed(self, file: Path, ok: bool, text: str, path: str) -> None:
         session = self._session_of()
@@ -473,9 +497,11 @@ class ModelHost(QObject):
         finally:
             file.unlink(missing_ok=True)
         found = sum(1 for p in proposals if p.person_id is None)
+        notes = "".join(f" {n}." for n in self.notes)
+        self.notes.clear()
         self._message(
             f"{model} proposed for {len(persons)} person(s) ({found} found by the model): "
-            "K accepts the selected person's proposal, Shift+K rejects it."
+            f"K accepts the selected person's proposal, Shift+K rejects it.{notes}"
         )
 
     def accept(self) -> None:
