@@ -95,6 +95,27 @@ def evaluate(
     )
 
 
+def similarities(
+    gt: GroundTruth,
+    detections: Sequence[Detection],
+    distance: PointDistance,
+    *,
+    kappa: str | float = "per_part",
+    need_masks: bool = True,
+) -> dict[tuple[int, int], Block]:
+    """The (image, category) blocks with the similarities the AP matches on, as
+    :func:`evaluate` computes them: ``gps``, ``box_iou`` and ``mask_iou`` ``[D, G]``
+    (detections best score first, persons in file order; None where a block has no pair).
+
+    For checks against the reference, which stores the same matrices.
+    """
+    blocks = make_blocks(gt, detections)
+    no_match = np.full(len(gt), -1, np.int64)
+    errors = _errors(gt, detections, blocks, no_match, distance)
+    _fill_blocks(gt, detections, blocks, errors, kappa, no_match, need_masks)
+    return blocks
+
+
 def _match(
     gt: GroundTruth, detections: Sequence[Detection], gt_boxes: bool | None
 ) -> tuple[np.ndarray, str]:

@@ -4,9 +4,12 @@ Subdivided vertices (chart: (U, V) -> tabulated vertex number):
 
 * chart 1: (0.1, 0.1) -> 1, (0.9, 0.1) -> 2, (0.5, 0.9) -> 3;
 * chart 2: (0.2, 0.5) -> 4, (0.8, 0.5) -> 3 (a seam: the same vertex as chart 1's third);
-* charts 3..24: (0.5, 0.5) -> 5, and chart 3 also (0.5, 0.5) -> 6 after it (a tie).
+* charts 3..24: (0.5, 0.5) -> 5 and (0.5, 0.5) -> 6 after it (a tie: the first wins).
 
-So m = 6 vertices and 15 pairs; the distance of vertices a > b is ``a / 10 + b / 100``
+Every chart has two vertices at least, as detectron2's evaluator needs (with one, its
+nearest-vertex search fails on an instance with several points on that chart), so that
+``scripts/check_evaluator.py --reference-data`` runs on these files too. m = 6 vertices and
+15 pairs; the distance of vertices a > b is ``a / 10 + b / 100``
 metres (0.21, 0.31, 0.32, ...), listed by the larger vertex, then the smaller.
 """
 
@@ -23,12 +26,17 @@ TABULATED = 6
 
 
 def vertices() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """U ``[N]``, V ``[N]``, Part_ID ``[N]`` and transform ``index`` ``[N]``, file order."""
+    """U ``[N]``, V ``[N]`` (float64), Part_ID ``[N]`` (uint8) and transform ``index``
+    ``[N]`` (uint32), file order (detectron2 indexes arrays with the last two: integers)."""
     rows = [(1, u, v, n) for u, v, n in CHART_1] + [(2, u, v, n) for u, v, n in CHART_2]
-    rows += [(chart, 0.5, 0.5, 5) for chart in range(3, 25)]
-    rows.insert(len(CHART_1) + len(CHART_2) + 1, (3, 0.5, 0.5, 6))
-    part, u, v, index = (np.array(c, np.float64) for c in zip(*rows, strict=True))
-    return u, v, part, index
+    rows += [(chart, 0.5, 0.5, number) for chart in range(3, 25) for number in (5, 6)]
+    part, u, v, index = (np.array(c) for c in zip(*rows, strict=True))
+    return (
+        u.astype(np.float64),
+        v.astype(np.float64),
+        part.astype(np.uint8),
+        index.astype(np.uint32),
+    )
 
 
 def distance(a: int, b: int) -> float:

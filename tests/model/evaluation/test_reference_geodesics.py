@@ -58,7 +58,7 @@ def test_nearest_vertex_of_the_chart_then_its_number(folder):
     v = np.array([0.2, 0.7, 0.12, 0.5, 0.5, 0.5, 0.9, 0.5])
     # (0.8, 0.2) is 0.14 from (0.9, 0.1), 0.71 from (0.1, 0.1): vertex 2; (0.45, 0.7) is
     # 0.21 from (0.5, 0.9): vertex 3; chart 2's (0.8, 0.5) is vertex 3 too (the seam);
-    # chart 3 has two vertices at (0.5, 0.5): the first in the file (5) wins any tie;
+    # charts 3..24 have two vertices at (0.5, 0.5): the first in the file (5) wins the tie;
     # background has none.
     assert tables.vertices(i, u, v).tolist() == [2, 3, 1, 3, 4, 5, 5, 0]
 
@@ -143,9 +143,9 @@ def _damage(folder: Path, name: str, how: str) -> None:
     [
         ("SMPL_subdiv.mat", "garbage", r"SMPL_subdiv\.mat: not a MATLAB file scipy can read"),
         ("SMPL_subdiv.mat", "no V", r"SMPL_subdiv\.mat: no numeric array 'V_subdiv' in it"),
-        ("SMPL_subdiv.mat", "chart 25", r"'Part_ID_subdiv' holds 25\.0; it must hold whole "
+        ("SMPL_subdiv.mat", "chart 25", r"'Part_ID_subdiv' holds 25; it must hold whole "
                                         r"numbers 1\.\.24"),
-        ("SMPL_SUBDIV_TRANSFORM.mat", "short index", r"'index' has 27 values for the 28 "
+        ("SMPL_SUBDIV_TRANSFORM.mat", "short index", r"'index' has 48 values for the 49 "
                                                      r"vertices of SMPL_subdiv\.mat"),
         ("Pdist_matrix.pkl", "code", r"Pdist_matrix\.pkl: refused: it refers to os\.system"),
         ("Pdist_matrix.pkl", "short table", r"'Pdist_matrix' has 10 distances; the 6 "
