@@ -2,8 +2,8 @@
 
 :func:`register_score` adds the ``score`` action to the ``dpstudio model`` subcommands;
 everything heavy (torch, pycocotools, the geodesic table) is imported in the handler.
-:func:`add_geodesics_arguments` and :func:`point_distance` give ``score``, ``evaluate`` and
-``compare`` the same choice of ruler (``--geodesics body`` or ``reference``).
+:func:`add_geodesics_arguments` and :func:`reference_distance` give ``score``, ``evaluate``
+and ``compare`` the same choice of ruler (``--geodesics body`` or ``reference``).
 """
 
 from __future__ import annotations
@@ -66,21 +66,21 @@ def check_geodesics_arguments(args: argparse.Namespace) -> Path | None:
     return Path(args.reference_data)
 
 
-def point_distance(args: argparse.Namespace) -> PointDistance:
-    """The ruler ``--geodesics`` asks for (the body's table or the reference data, loaded).
+def reference_distance(args: argparse.Namespace) -> PointDistance | None:
+    """The reference ruler, loaded, when ``--geodesics reference`` asks for it; else None
+    (the caller's body geodesics: those of the atlas its predictions refer to).
 
     Raises:
         UserError: bad options or reference data (one line).
     """
     import sys
 
-    from model.evaluation.distances import BodyDistance
     from model.evaluation.reference_files import ReferenceDataError
     from model.evaluation.reference_geodesics import ReferenceDistance, load_reference_geodesics
 
     folder = check_geodesics_arguments(args)
     if folder is None:
-        return BodyDistance(_geodesics())
+        return None
     try:
         tables = load_reference_geodesics(
             folder, progress=lambda line: print(line, file=sys.stderr)
@@ -143,6 +143,7 @@ def _kappa(text: str) -> str | float:
 def _score(args: argparse.Namespace) -> int:
     from annotator.dataset import jsonio
     from model.evaluation.densepose_eval import MODES
+    from model.evaluation.distances import BodyDistance
     from model.evaluation.errors import EvaluationInputError
     from model.evaluation.evaluator import evaluate
     from model.evaluation.ground_truth import load_ground_truth
@@ -153,14 +154,14 @@ def _score(args: argparse.Namespace) -> int:
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
         raise UserError(f"--modes: unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
-    check_geodesics_arguments(args)
+    distance = reference_distance(args) or BodyDistance(_geodesics())
     try:
         detections = read_results(args.results)
         gt = load_ground_truth(args.data, root=args.images)
         report = evaluate(
             gt,
             detections,
-            distance=point_distance(args),
+            distance=distance,
             kappa=kappa,
             modes=modes,
             dense=False if args.no_dense else None,
