@@ -42,6 +42,7 @@ import pickle
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +64,13 @@ def import_detectron2(checkout: Path) -> tuple[ModuleType, Callable[[str, list[i
     for path in (checkout / "projects" / "DensePose", checkout):
         sys.path.insert(0, str(path))
     try:
-        from densepose.evaluation import densepose_coco_evaluation as evaluation
-        from densepose.structures.chart_result import (
-            DensePoseChartResultCompressed,
-            decompress_compressed_densepose_chart_result,
-        )
+        with warnings.catch_warnings():  # its use of torch.jit.script, deprecated in torch 2.14
+            warnings.simplefilter("ignore", FutureWarning)
+            from densepose.evaluation import densepose_coco_evaluation as evaluation
+            from densepose.structures.chart_result import (
+                DensePoseChartResultCompressed,
+                decompress_compressed_densepose_chart_result,
+            )
     except ImportError as exc:
         sys.exit(
             f"cannot import detectron2's DensePose from {checkout} ({exc}); its pure-Python "
@@ -231,14 +234,13 @@ class Tally:
     def all_equal(self) -> bool:
         return self.equal == self.compared and self.pairs_equal == self.pairs
 
-    def line(self, sets: int, coverage: Coverage, seconds: float) -> str:
+    def line(self, seconds: float) -> str:
         verdict = "all bitwise equal" if self.all_equal else "NOT ALL EQUAL"
         return (
-            f"geodesics {self.geodesics}: {sets} data sets x {len(MODES)} modes: "
-            f"{self.equal} of {self.compared} with all {len(STAT_NAMES)} numbers bitwise "
-            f"equal; pair similarities (GPS, box IoU, mask IoU): {self.pairs_equal} of "
-            f"{self.pairs} bitwise equal; {verdict} ({seconds:.0f} s; data: "
-            f"{coverage.summary()})"
+            f"geodesics {self.geodesics}: {self.equal} of {self.compared} (data set, mode) with "
+            f"all {len(STAT_NAMES)} numbers bitwise equal; {self.pairs_equal} of {self.pairs} "
+            f"pair similarities (GPS, box IoU, mask IoU) bitwise equal: {verdict} "
+            f"({seconds:.0f} s)"
         )
 
 
@@ -289,9 +291,10 @@ def main(argv: list[str] | None = None) -> int:
             Path(tmp) / "reference", np.random.default_rng([args.seed, 999])
         )
         rulers = ["body", "reference"] if args.geodesics == "both" else [args.geodesics]
-        lines = [run(ruler, folder, evaluation, decode, args) for ruler in rulers]
-    print("\n".join(lines))
-    return 0 if all(" all bitwise equal " in line for line in lines) else 1
+        done = [run(ruler, folder, evaluation, decode, args) for ruler in rulers]
+    print(f"data ({args.datasets} sets, seed {args.seed}): {done[0][1].summary()}")
+    print("\n".join(tally.line(seconds) for tally, _, seconds in done))
+    return 0 if all(tally.all_equal for tally, _, _ in done) else 1
 
 
 def _distance(ruler: str, folder: Path) -> PointDistance:
@@ -312,19 +315,19 @@ def run(
     evaluation: ModuleType,
     decode: Callable[[str, list[int]], Any],
     args: argparse.Namespace,
-) -> str:
-    """Every data set with one ruler; the summary line."""
+) -> tuple[Tally, Coverage, float]:
+    """Every data set with one ruler: what compared equal, the cases met, seconds."""
     start = time.perf_counter()
     distance = _distance(ruler, folder)
     cls = evaluator_class(evaluation, folder, distance if ruler == "body" else None)
     tally, coverage = Tally(ruler), Coverage()
-    print(f"geodesics {ruler} ({distance.describe()}):")
+    print(f"geodesics {distance.describe()}:")
     for k in range(args.datasets):
         doc, records = random_dataset(np.random.default_rng([args.seed, k]))
         print(f"  set {k:2d}: {coverage.add(doc, records)}")
         theirs = detectron2_outcome(evaluation, decode, cls, doc, records)
         compare(tally, k, theirs, our_outcome(doc, records, distance))
-    return tally.line(args.datasets, coverage, time.perf_counter() - start)
+    return tally, coverage, time.perf_counter() - start
 
 
 if __name__ == "__main__":

@@ -252,4 +252,13 @@ class Coverage:
         return ", ".join(f"{v} {k}" for k, v in found.items())
 
     def summary(self) -> str:
-        return ", ".join(f"{v} {k}" for k, v in self.counts.items())
+        c = self.counts
+        return (
+            f"{c['images']} images ({c['empty images']} empty), {c['persons']} persons "
+            f"({c['with points']} with points, {c['empty point lists']} with an empty point "
+            f"list, {c['without dp_x']} without dp_x, {c['crowds']} crowds, {c['polygons']} "
+            f"with polygons, {c['category 2']} of category 2), {c['detections']} detections "
+            f"({c['tied scores']} tied scores, {c['images > 20 detections']} images with more "
+            f"than 20, {c['category 3 detections']} of category 3, "
+            f"{c['detections on empty images']} on empty images)"
+        )
