@@ -50,15 +50,15 @@ def check_geodesics_arguments(args: argparse.Namespace) -> Path | None:
     Raises:
         UserError: inconsistent options, or the folder or one of its files missing.
     """
-    from model.evaluation.reference_files import ReferenceDataError
-    from model.evaluation.reference_geodesics import check_folder
-
     if args.geodesics == "body":
         if args.reference_data is not None:
             raise UserError("--reference-data is only read with --geodesics reference")
         return None
     if args.reference_data is None:
         raise UserError(f"--geodesics reference needs --reference-data DIR: {_REFERENCE_FILES}")
+    from model.evaluation.reference_files import ReferenceDataError
+    from model.evaluation.reference_geodesics import check_folder
+
     try:
         check_folder(args.reference_data)
     except ReferenceDataError as exc:

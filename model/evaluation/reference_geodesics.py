@@ -194,7 +194,7 @@ def check_folder(folder: str | Path) -> None:
         raise ReferenceDataError(
             f"{folder}: {', '.join(missing)} missing; download {_them(missing)} from {URL} "
             "into this folder (detectron2's DensePose evaluation data; the studio never "
-            "downloads it)"
+            f"downloads {_them(missing)})"
         )
 
 
