@@ -20,7 +20,8 @@ bitwise equal, then one summary line per ruler:
   against ours with ``ReferenceDistance`` on the same files. Without ``--reference-data``
   the script writes small random files of the same formats (a few hundred subdivided
   vertices, a float32 table); with the real files (from
-  https://dl.fbaipublicfiles.com/densepose/data/) it checks against those.
+  https://dl.fbaipublicfiles.com/densepose/data/) it checks against those. detectron2 reads
+  the pickle with Python's own unpickler, which trusts the file (the studio never does).
 
 detectron2 is imported from the checkout given (nothing of it is in this repository); its
 pure-Python dependencies (fvcore, iopath, ...) must be importable, e.g.::
