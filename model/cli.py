@@ -10,6 +10,11 @@ import argparse
 from pathlib import Path
 
 from annotator.cli import UserError
+from model.evaluation.cli import (
+    add_geodesics_arguments,
+    check_geodesics_arguments,
+    reference_distance,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -131,6 +136,7 @@ def _register_evaluate(cmds: argparse._SubParsersAction) -> None:
     ev.add_argument("--device", default="auto")
     ev.add_argument("--kappa", default="per_part", help="per_part or metres (paper: 0.255)")
     ev.add_argument("--limit", type=int, help="only the first N images")
+    add_geodesics_arguments(ev)
     ev.set_defaults(handler=_evaluate)
 
 
@@ -171,6 +177,7 @@ def _register_compare(cmds: argparse._SubParsersAction) -> None:
         help="timed training iterations per run (0: skip)",
     )
     cmp.add_argument("--limit", type=int, help="only the first N images")
+    add_geodesics_arguments(cmp)
     cmp.set_defaults(handler=_compare)
 
 
@@ -186,6 +193,7 @@ def _compare(args: argparse.Namespace) -> int:
         train_iterations=args.train_iterations,
         limit=args.limit,
         progress=print,
+        reference_data=check_geodesics_arguments(args),
     )
     for name, why in result.skipped.items():
         print(f"skipped {name}: {why}")
@@ -343,6 +351,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     data, images = resolve_data(args.data, args.images)
     kappa: str | float = args.kappa if args.kappa == "per_part" else float(args.kappa)
+    distance = reference_distance(args)  # before inference: bad reference data stop at once
     try:
         report = evaluate_checkpoint(
             args.checkpoint,
@@ -353,6 +362,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             kappa=kappa,
             out=args.out,
             limit=args.limit,
+            distance=distance,
         )
     except (ValueError, OSError) as exc:
         raise UserError(str(exc)) from exc

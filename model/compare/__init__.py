@@ -27,8 +27,14 @@ def compare_runs(
     train_iterations: int = 3,
     limit: int | None = None,
     progress: Callable[[str], None] | None = None,
+    reference_data: Path | None = None,
 ) -> Comparison:
-    """Measure each run and write the report into ``out``."""
+    """Measure each run and write the report into ``out``.
+
+    Args:
+        reference_data: folder of detectron2's reference geodesics: GPS and the errors are
+            measured with them (each run's process reads them); None: the body's geodesics.
+    """
     comparison = Comparison(data=str(data))
     names = _names(runs)
     for run, name in zip(runs, names, strict=True):
@@ -40,6 +46,7 @@ def compare_runs(
             "images": str(images),
             "train_iterations": train_iterations,
             "limit": limit,
+            "reference_data": None if reference_data is None else str(reference_data),
         }
         done = subprocess.run(
             [sys.executable, "-m", "model.compare.measure", json.dumps(spec)],
@@ -56,6 +63,10 @@ def compare_runs(
         f"{os.getloadavg()[0]:.1f} at the end; training time: median of {train_iterations} "
         "iterations of each run's own configuration on this data"
     )
+    if reference_data is not None:
+        comparison.notes.append(
+            f"geodesic errors and GPS from detectron2's reference geodesics ({reference_data})"
+        )
     comparison.write(out)
     return comparison
 

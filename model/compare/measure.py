@@ -20,6 +20,7 @@ from torch import nn
 
 if TYPE_CHECKING:
     from model.config import Config
+    from model.evaluation.distances import PointDistance
     from model.inference.on_dataset import ImageEntry
 
 
@@ -75,6 +76,15 @@ def _train_seconds(cfg: Config, data: Path, images: Path, iterations: int) -> fl
     return statistics.median(times)
 
 
+def _distance(reference_data: str | None) -> PointDistance | None:
+    """The reference geodesics when the comparison asks for them (None: the atlas's)."""
+    if reference_data is None:
+        return None
+    from model.evaluation.reference_geodesics import ReferenceDistance, load_reference_geodesics
+
+    return ReferenceDistance(load_reference_geodesics(reference_data))
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """The figures of one run (see the module docstring)."""
     from annotator.surface.atlas import load_atlas
@@ -92,7 +102,12 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
     model, cfg = load_model(ckpt, torch.device("cpu"))
     report = evaluate_model(
-        model, data, images, limit=spec.get("limit"), atlas_body=ckpt.atlas["body"]
+        model,
+        data,
+        images,
+        limit=spec.get("limit"),
+        atlas_body=ckpt.atlas["body"],
+        distance=_distance(spec.get("reference_data")),
     )
     entries = read_entries(data, images)
     figures = {

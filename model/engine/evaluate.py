@@ -7,11 +7,14 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from model.evaluation.report import EvaluationReport
+
+if TYPE_CHECKING:
+    from model.evaluation.distances import PointDistance
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +34,14 @@ def evaluate_model(
     results_path: Path | None = None,
     atlas_body: str = "anny",
     timing: dict[str, float] | None = None,
+    distance: PointDistance | None = None,
 ) -> EvaluationReport:
     """Run ``model`` (eval mode, on its device) over the file's images and score it.
 
     Args:
         atlas_body: the body model whose atlas the model's (I, U, V) refer to.
         timing: filled with ``inference_s_per_image`` (reading the image included).
+        distance: the ruler of the errors and GPS (default: the atlas's geodesics).
     """
     from annotator.surface.atlas import load_atlas
     from annotator.surface.geodesic import Geodesics
@@ -58,7 +63,7 @@ def evaluate_model(
     if results_path is not None:
         write_results(results_path, detections)
     atlas = load_atlas(atlas_body)
-    geodesics = Geodesics.load_or_build(atlas)
+    geodesics = Geodesics.load_or_build(atlas) if distance is None else None
     doc = json.loads(Path(data).read_text())
     if limit is not None:
         keep = {e.image_id for e in entries}
@@ -69,6 +74,7 @@ def evaluate_model(
         detections,
         atlas=atlas,
         geodesics=geodesics,
+        distance=distance,
         images_root=Path(data).parent,
         kappa=kappa,
         gt_boxes=gt_boxes,
@@ -109,8 +115,10 @@ def evaluate_checkpoint(
     kappa: str | float = "per_part",
     out: Path | None = None,
     limit: int | None = None,
+    distance: PointDistance | None = None,
 ) -> EvaluationReport:
-    """``dpstudio model evaluate``: the checkpoint's figures on a data set."""
+    """``dpstudio model evaluate``: the checkpoint's figures on a data set (``distance``: the
+    ruler, default the checkpoint atlas's geodesics)."""
     from tqdm import tqdm
 
     from annotator.surface.atlas import load_atlas
@@ -140,6 +148,7 @@ def evaluate_checkpoint(
         timing=timing,
         atlas_body=ckpt.atlas["body"],
         results_path=out / "results.json" if out is not None else None,
+        distance=distance,
     )
     bar.close()
     if out is not None:

@@ -2,6 +2,8 @@
 
 :func:`register_score` adds the ``score`` action to the ``dpstudio model`` subcommands;
 everything heavy (torch, pycocotools, the geodesic table) is imported in the handler.
+:func:`add_geodesics_arguments` and :func:`reference_distance` give ``score``, ``evaluate``
+and ``compare`` the same choice of ruler (``--geodesics body`` or ``reference``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,78 @@ from annotator.cli import UserError
 
 if TYPE_CHECKING:
     from annotator.surface.geodesic import Geodesics
+    from model.evaluation.distances import PointDistance
+
+#: Where the reference data come from (for the help; the loader names each file's address).
+_REFERENCE_FILES = (
+    "SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat and Pdist_matrix.pkl from "
+    "https://dl.fbaipublicfiles.com/densepose/data/"
+)
+
+
+def add_geodesics_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--geodesics body|reference`` and ``--reference-data DIR``."""
+    parser.add_argument(
+        "--geodesics",
+        choices=("body", "reference"),
+        default="body",
+        help="the ruler of geodesic errors and GPS: body (our body surface, default) or "
+        "reference (detectron2's SMPL geodesics, as its published figures; needs "
+        "--reference-data)",
+    )
+    parser.add_argument(
+        "--reference-data",
+        type=Path,
+        metavar="DIR",
+        help=f"folder of detectron2's DensePose evaluation data ({_REFERENCE_FILES}; "
+        "downloaded by you, never by the studio)",
+    )
+
+
+def check_geodesics_arguments(args: argparse.Namespace) -> Path | None:
+    """The reference data folder (None: body geodesics); the files must be there.
+
+    Raises:
+        UserError: inconsistent options, or the folder or one of its files missing.
+    """
+    if args.geodesics == "body":
+        if args.reference_data is not None:
+            raise UserError("--reference-data is only read with --geodesics reference")
+        return None
+    if args.reference_data is None:
+        raise UserError(f"--geodesics reference needs --reference-data DIR: {_REFERENCE_FILES}")
+    from model.evaluation.reference_files import ReferenceDataError
+    from model.evaluation.reference_geodesics import check_folder
+
+    try:
+        check_folder(args.reference_data)
+    except ReferenceDataError as exc:
+        raise UserError(str(exc)) from exc
+    return Path(args.reference_data)
+
+
+def reference_distance(args: argparse.Namespace) -> PointDistance | None:
+    """The reference ruler, loaded, when ``--geodesics reference`` asks for it; else None
+    (the caller's body geodesics: those of the atlas its predictions refer to).
+
+    Raises:
+        UserError: bad options or reference data (one line).
+    """
+    import sys
+
+    from model.evaluation.reference_files import ReferenceDataError
+    from model.evaluation.reference_geodesics import ReferenceDistance, load_reference_geodesics
+
+    folder = check_geodesics_arguments(args)
+    if folder is None:
+        return None
+    try:
+        tables = load_reference_geodesics(
+            folder, progress=lambda line: print(line, file=sys.stderr)
+        )
+    except ReferenceDataError as exc:
+        raise UserError(str(exc)) from exc
+    return ReferenceDistance(tables)
 
 
 def register_score(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +100,9 @@ def register_score(subparsers: argparse._SubParsersAction) -> None:
         "file: GPS, GPSm and IOU AP / AR exactly as detectron2's evaluator, the paper's "
         "pointwise figures (RCP, AUC10, AUC30, per part, mask IoU) and, on a `dpstudio "
         "synth` folder, dense figures at every skin pixel. The first run on a machine "
-        "precomputes the geodesic table (about a minute, once per machine).",
+        "precomputes the geodesic table (about a minute, once per machine). With --geodesics "
+        "reference the errors and GPS use detectron2's SMPL geodesics (its evaluation data, "
+        "which you download), as its published figures do.",
     )
     score.add_argument("results", type=Path, help="results JSON (a list of records)")
     score.add_argument("--data", type=Path, required=True, help="DensePose-COCO JSON")
@@ -48,6 +124,7 @@ def register_score(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="predictions were made on the true boxes (matched by gt_id or identical box)",
     )
+    add_geodesics_arguments(score)
     score.set_defaults(handler=_score)
 
 
@@ -66,6 +143,7 @@ def _kappa(text: str) -> str | float:
 def _score(args: argparse.Namespace) -> int:
     from annotator.dataset import jsonio
     from model.evaluation.densepose_eval import MODES
+    from model.evaluation.distances import BodyDistance
     from model.evaluation.errors import EvaluationInputError
     from model.evaluation.evaluator import evaluate
     from model.evaluation.ground_truth import load_ground_truth
@@ -76,13 +154,14 @@ def _score(args: argparse.Namespace) -> int:
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
         raise UserError(f"--modes: unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
+    distance = reference_distance(args) or BodyDistance(_geodesics())
     try:
         detections = read_results(args.results)
         gt = load_ground_truth(args.data, root=args.images)
         report = evaluate(
             gt,
             detections,
-            geodesics=_geodesics(),
+            distance=distance,
             kappa=kappa,
             modes=modes,
             dense=False if args.no_dense else None,

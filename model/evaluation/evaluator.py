@@ -20,12 +20,12 @@ from annotator.surface.geodesic import Geodesics
 from model.evaluation import masks
 from model.evaluation.dense_scores import DenseReport, dense_report, has_truth_files
 from model.evaluation.densepose_eval import MODES, Block, ap_pairs, evaluate_mode, make_blocks
+from model.evaluation.distances import BodyDistance, PointDistance
 from model.evaluation.ground_truth import GroundTruth, load_ground_truth
 from model.evaluation.pairs import PairErrors, kappa_of, pair_errors
 from model.evaluation.pointwise import match_by_box, match_by_gt_id, pointwise_report
 from model.evaluation.report import EvaluationReport
 from model.evaluation.results import Detection
-from model.evaluation.surface_lookup import iuv_lookup
 
 
 def evaluate(
@@ -34,6 +34,7 @@ def evaluate(
     *,
     atlas: Atlas | None = None,
     geodesics: Geodesics | None = None,
+    distance: PointDistance | None = None,
     images_root: str | Path | None = None,
     kappa: str | float = "per_part",
     modes: Sequence[str] = MODES,
@@ -49,6 +50,8 @@ def evaluate(
             shipped Anny atlas).
         geodesics: the atlas's geodesic table (default: loaded from the cache, or built:
             minutes); its atlas is the one the scoring uses.
+        distance: the ruler of the pointwise errors and GPS (default: geodesics on the body,
+            :class:`BodyDistance`); dense figures always use the body's ``geodesics``.
         images_root: folder of the truth files (``gt_file``); default: the JSON's folder.
         kappa: GPS normalisation: ``"per_part"`` (reference) or metres (paper: 0.255).
         modes: AP modes among "gps", "gpsm", "iou" (empty: pointwise figures only).
@@ -64,11 +67,12 @@ def evaluate(
     clock = _Clock()
     gt = _ground_truth(ground_truth, images_root)
     _check_options(modes, kappa)
-    geodesics = _resolve_geodesics(atlas, geodesics)
+    if distance is None:
+        distance = BodyDistance(_resolve_geodesics(atlas, geodesics))
     blocks = make_blocks(gt, detections)
     match, how = _match(gt, detections, gt_boxes)
     clock.lap("grouping")
-    errors = _errors(gt, detections, blocks, match, geodesics)
+    errors = _errors(gt, detections, blocks, match, distance)
     clock.lap("geodesics")
     need_masks = bool(set(modes) & {"gpsm", "iou"})
     matched_iou = _fill_blocks(gt, detections, blocks, errors, kappa, match, need_masks)
@@ -80,12 +84,36 @@ def evaluate(
         detections=len(detections),
         images=len(gt.image_ids),
         kappa=kappa,
+        geodesics=distance.describe(),
         ap=ap,
         pointwise=pointwise_report(gt, match, errors, matched_iou, how),
-        dense=_dense_figures(gt, detections, match, geodesics, dense, clock),
+        dense=_dense_figures(
+            gt, detections, match, _Body(atlas, geodesics, distance), dense, clock
+        ),
         seconds=clock.laps,
         notes=_notes(gt, detections),
     )
+
+
+def similarities(
+    gt: GroundTruth,
+    detections: Sequence[Detection],
+    distance: PointDistance,
+    *,
+    kappa: str | float = "per_part",
+    need_masks: bool = True,
+) -> dict[tuple[int, int], Block]:
+    """The (image, category) blocks with the similarities the AP matches on, as
+    :func:`evaluate` computes them: ``gps``, ``box_iou`` and ``mask_iou`` ``[D, G]``
+    (detections best score first, persons in file order; None where a block has no pair).
+
+    For checks against the reference, which stores the same matrices.
+    """
+    blocks = make_blocks(gt, detections)
+    no_match = np.full(len(gt), -1, np.int64)
+    errors = _errors(gt, detections, blocks, no_match, distance)
+    _fill_blocks(gt, detections, blocks, errors, kappa, no_match, need_masks)
+    return blocks
 
 
 def _match(
@@ -106,11 +134,27 @@ def _resolve_geodesics(atlas: Atlas | None, geodesics: Geodesics | None) -> Geod
     return Geodesics.load_or_build(atlas if atlas is not None else _default_atlas())
 
 
+class _Body:
+    """The body's geodesics for the dense figures, loaded only when they are computed."""
+
+    def __init__(
+        self, atlas: Atlas | None, geodesics: Geodesics | None, distance: PointDistance
+    ) -> None:
+        if geodesics is None and isinstance(distance, BodyDistance):
+            geodesics = distance.geodesics
+        self.atlas, self.loaded = atlas, geodesics
+
+    def geodesics(self) -> Geodesics:
+        if self.loaded is None:
+            self.loaded = _resolve_geodesics(self.atlas, None)
+        return self.loaded
+
+
 def _dense_figures(
     gt: GroundTruth,
     detections: Sequence[Detection],
     match: np.ndarray,
-    geodesics: Geodesics,
+    body: _Body,
     dense: bool | None,
     clock: _Clock,
 ) -> DenseReport | None:
@@ -119,7 +163,7 @@ def _dense_figures(
         raise ValueError("dense figures need images_root: the synthetic folder")
     if gt.root is None or not (dense or (dense is None and has_truth_files(gt))):
         return None
-    figures = dense_report(gt, detections, match, geodesics, gt.root)
+    figures = dense_report(gt, detections, match, body.geodesics(), gt.root)
     clock.lap("dense")
     return figures
 
@@ -165,14 +209,13 @@ def _errors(
     detections: Sequence[Detection],
     blocks: dict[tuple[int, int], Block],
     match: np.ndarray,
-    geodesics: Geodesics,
+    distance: PointDistance,
 ) -> PairErrors:
     """Per-point errors of the AP pairs and of the matched pairs, in one batch."""
     scored = np.flatnonzero((match >= 0) & gt.has_points)
     matched = np.stack([match[scored], scored], axis=1)
     pairs = np.unique(np.concatenate([ap_pairs(gt, blocks), matched]), axis=0)
-    truth = iuv_lookup(geodesics.atlas)(gt.i, gt.u, gt.v)
-    return pair_errors(gt, truth, detections, pairs, geodesics)
+    return pair_errors(gt, detections, pairs, distance)
 
 
 def _fill_blocks(

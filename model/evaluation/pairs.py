@@ -9,11 +9,14 @@ the ``/ 256`` of training) and into the detection's box with truncation toward z
 and lies in the box when ``0 <= px < int(w_det)`` and ``0 <= py < int(h_det)``. A point
 outside the box, or predicted as background (I = 0), has an infinite error (it scores 0 in
 GPS and still counts in the mean). Predictions are read quantized (:func:`quantize`), as the
-reference reads them. The predicted (I, U, V) and the annotated one become surface points
-(:mod:`model.evaluation.surface_lookup`) and their geodesic distance is the error.
+reference reads them. The distance between the predicted (I, U, V) and the annotated one is
+the ruler's (:mod:`model.evaluation.distances`: our body surface, or detectron2's tables).
 
 Pairs whose boxes cannot share a point are skipped (every point is a miss), which keeps the
-batch small: one conversion and one geodesic call for the whole data set.
+batch small: one location of the annotated points and one distance call for the data set.
+
+A pair's GPS is the mean of its points' scores taken as the reference takes it (``np.mean``
+of the pair's values: pairwise summation), so that equal inputs give equal bits.
 """
 
 from __future__ import annotations
@@ -24,12 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator.accuracy.metrics import GPS_K_PER_PART
-from annotator.surface.geodesic import Geodesics
 from annotator.surface.parts import FINE_TO_COARSE
-from annotator.surface.points import SurfacePoints
+from model.evaluation.distances import PointDistance
 from model.evaluation.ground_truth import GroundTruth
 from model.evaluation.results import Detection, quantize
-from model.evaluation.surface_lookup import iuv_errors
 
 #: Rows (pair points) converted per batch, to bound memory.
 _CHUNK = 1 << 20
@@ -44,12 +45,14 @@ class PairErrors:
         start: ``[Q + 1]`` int64; the rows of pair q are ``start[q]:start[q + 1]``.
         errors: ``[R]`` float64 geodesic error, metres (inf: outside the box or background).
         point: ``[R]`` int64 ground-truth point index of each row.
+        squared: ``[R]`` float64 squared error (m^2) as GPS uses it (None: ``errors**2``).
     """
 
     pairs: np.ndarray
     start: np.ndarray
     errors: np.ndarray
     point: np.ndarray
+    squared: np.ndarray | None = None
 
     def index(self) -> dict[tuple[int, int], int]:
         """(detection, annotation) -> pair number."""
@@ -66,11 +69,15 @@ class PairErrors:
                 default) or a fixed k in metres (the paper's 0.255).
         """
         k = kappa_of(gt.i[self.point], kappa)
-        score = np.exp(-(self.errors**2) / (2 * k**2))
-        owner = np.repeat(np.arange(len(self.pairs)), np.diff(self.start))
-        total = np.bincount(owner, weights=score, minlength=len(self.pairs))
+        squared = self.errors**2 if self.squared is None else self.squared
+        score = np.exp(-squared / (2 * k**2))
         count = np.diff(self.start)
-        return np.divide(total, count, out=np.zeros(len(count)), where=count > 0)
+        out = np.zeros(len(count))
+        for n in np.unique(count[count > 0]):
+            same = np.flatnonzero(count == n)
+            rows = self.start[same, None] + np.arange(n)
+            out[same] = np.mean(score[rows], axis=1)  # row by row as np.mean of each pair
+        return out
 
 
 def kappa_of(charts: np.ndarray, kappa: str | float) -> np.ndarray:
@@ -84,19 +91,19 @@ def kappa_of(charts: np.ndarray, kappa: str | float) -> np.ndarray:
 
 def pair_errors(
     gt: GroundTruth,
-    truth: SurfacePoints,
     detections: Sequence[Detection],
     pairs: np.ndarray,
-    geodesics: Geodesics,
+    distance: PointDistance,
 ) -> PairErrors:
     """Errors of every point of every pair.
 
     Args:
         gt: the ground truth.
-        truth: ``[P]`` surface points of all ground-truth points.
         detections: the detections the pairs refer to.
         pairs: ``[Q, 2]`` (detection index, annotation index), annotations with points.
+        distance: the ruler.
     """
+    errors_at = distance.bind(gt.i, gt.u, gt.v)
     pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
     counts = np.diff(gt.point_start)[pairs[:, 1]]
     start = np.r_[0, np.cumsum(counts)].astype(np.int64)
@@ -118,10 +125,8 @@ def pair_errors(
         inside = (px >= 0) & (py >= 0) & (px < width) & (py < height)
         iuv = _read_maps(detections, det[inside], py[inside], px[inside])
         found = chunk[inside]
-        errors[found] = iuv_errors(
-            geodesics, truth[point[found]], iuv[0], iuv[1] / 255.0, iuv[2] / 255.0
-        )
-    return PairErrors(pairs, start, errors, point)
+        errors[found] = errors_at(point[found], iuv[0], iuv[1] / 255.0, iuv[2] / 255.0)
+    return PairErrors(pairs, start, errors, point, distance.squared(errors, start))
 
 
 def _may_share_points(det: np.ndarray, ann: np.ndarray) -> np.ndarray:

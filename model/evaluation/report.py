@@ -20,6 +20,7 @@ class EvaluationReport:
         ground_truth: the ground-truth file scored against.
         detections: detections scored; images: images of the ground truth.
         kappa: GPS normalisation, ``"per_part"`` or metres.
+        geodesics: the ruler of the geodesic errors (``PointDistance.describe``).
         ap: mode ("gps", "gpsm", "iou") -> AP / AR (fractions; detectron2 prints them x 100).
         pointwise: the paper's figures at the annotated points.
         dense: figures at every skin pixel (synthetic data), or None.
@@ -31,6 +32,7 @@ class EvaluationReport:
     detections: int
     images: int
     kappa: str | float
+    geodesics: str
     ap: dict[str, APSummary]
     pointwise: PointwiseReport
     dense: DenseReport | None = None
@@ -45,6 +47,7 @@ class EvaluationReport:
                 "detections": self.detections,
                 "images": self.images,
                 "kappa": self.kappa,
+                "geodesics": self.geodesics,
                 "ap": {mode: summary.stats for mode, summary in self.ap.items()},
                 "pointwise": self.pointwise.as_dict(),
                 "dense": None if self.dense is None else self.dense.as_dict(),
@@ -59,7 +62,8 @@ class EvaluationReport:
         lines = [
             f"## DensePose evaluation against {self.ground_truth}",
             "",
-            f"{self.detections} detections on {self.images} images; GPS kappa {kappa}.",
+            f"{self.detections} detections on {self.images} images; GPS kappa {kappa}; "
+            f"geodesics: {self.geodesics}.",
         ]
         if self.ap:
             lines += ["", "| mode | " + " | ".join(STAT_NAMES) + " |"]

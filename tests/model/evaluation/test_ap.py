@@ -7,6 +7,8 @@ thresholds: a TP then FP with one person gives 1 for recall <= 0.5 (51 threshold
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -187,3 +189,28 @@ def test_gps_values_follow_the_per_part_formula(geodesics, atlas):
     assert errors.gps(gt)[0] == pytest.approx((1 + 0.646153 + 0 + 0.135335) / 4, abs=1e-6)
     # k = 0.255 for all: a 30 cm error scores 0.5 (the paper's calibration).
     assert errors.gps(gt, 0.255)[0] == pytest.approx((1 + 0.925988 + 0 + 0.500553) / 4, abs=1e-6)
+
+
+def test_a_pairs_gps_is_the_mean_the_reference_takes_bit_for_bit():
+    """The reference averages each pair's scores with np.mean (pairwise summation from 8
+    values on): a sequential sum differs in the last bits, which can decide a match."""
+    from model.evaluation.ground_truth import load_ground_truth
+    from model.evaluation.pairs import PairErrors
+
+    rng = np.random.default_rng(3)
+    sizes = [1, 3, 7, 8, 9, 17, 129, 300]
+    people = []
+    for k, n in enumerate(sizes):
+        points = [(1.0, 1.0, int(c), 0.5, 0.5) for c in rng.integers(1, 25, n)]
+        people.append(person(k + 1, 1, A_BOX, points))
+    gt = load_ground_truth(document(people))
+    errors = rng.uniform(0, 0.6, gt.num_points)
+    errors[rng.random(gt.num_points) < 0.1] = np.inf
+    start = np.r_[0, np.cumsum(sizes)]
+    pairs = np.stack([np.zeros(len(sizes), np.int64), np.arange(len(sizes))], axis=1)
+    gps = PairErrors(pairs, start, errors, np.arange(gt.num_points)).gps(gt)
+    k = np.array([0, 0.351, 0.351, 0.107, 0.107, 0.126, 0.126, *[0.237] * 4, *[0.173] * 4,
+                  *[0.142] * 4, *[0.128] * 4, 0.150, 0.150])[gt.i]  # fmt: skip
+    scores = np.exp(-(errors**2) / (2 * k**2))
+    expected = [np.mean(scores[a:b]) for a, b in itertools.pairwise(start)]
+    assert [x.hex() for x in gps.tolist()] == [float(x).hex() for x in expected]
