@@ -14,6 +14,7 @@ from torch import nn
 from model.evaluation.report import EvaluationReport
 
 if TYPE_CHECKING:
+    from model.engine.checkpoint import Checkpoint
     from model.evaluation.distances import PointDistance
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def evaluate_model(
     atlas_body: str = "anny",
     timing: dict[str, float] | None = None,
     distance: PointDistance | None = None,
+    modes: tuple[str, ...] = ("gps", "gpsm", "iou"),
 ) -> EvaluationReport:
     """Run ``model`` (eval mode, on its device) over the file's images and score it.
 
@@ -42,6 +44,7 @@ def evaluate_model(
         atlas_body: the body model whose atlas the model's (I, U, V) refer to.
         timing: filled with ``inference_s_per_image`` (reading the image included).
         distance: the ruler of the errors and GPS (default: the atlas's geodesics).
+        modes: the AP modes.
     """
     from annotator.surface.atlas import load_atlas
     from annotator.surface.geodesic import Geodesics
@@ -62,8 +65,8 @@ def evaluate_model(
         timing["inference_s_per_image"] = (time.perf_counter() - start) / max(1, len(entries))
     if results_path is not None:
         write_results(results_path, detections)
-    atlas = load_atlas(atlas_body)
-    geodesics = Geodesics.load_or_build(atlas) if distance is None else None
+    atlas = load_atlas(atlas_body) if distance is None else None
+    geodesics = Geodesics.load_or_build(atlas) if atlas is not None else None
     doc = json.loads(Path(data).read_text())
     if limit is not None:
         keep = {e.image_id for e in entries}
@@ -78,7 +81,40 @@ def evaluate_model(
         images_root=Path(data).parent,
         kappa=kappa,
         gt_boxes=gt_boxes,
+        modes=modes,
     )
+
+
+def ruler(
+    ckpt: Checkpoint, data: Path, distance: PointDistance | None
+) -> tuple[PointDistance | None, tuple[str, ...]]:
+    """The ruler and AP modes a checkpoint can be scored with on ``data``.
+
+    A model of the official DensePose charts (detectron2's zoo) on data of other charts (Anny)
+    gets no geodesic figure: its (I, U, V) name other surface points. Only IOU AP and the mask
+    IoU are scored, and the report says why. Any other model must speak its atlas's charts.
+    """
+    from annotator.surface.atlas import load_atlas
+    from model.evaluation.distances import Unmeasured
+
+    modes = ("gps", "gpsm", "iou")
+    if not ckpt.official_charts:
+        ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
+        return distance, modes
+    info = json.loads(Path(data).read_text()).get("info")
+    body = info.get("body_model") if isinstance(info, dict) else None
+    if body not in (None, "smpl"):
+        reason = (
+            f"the model speaks the official DensePose charts, {data.name} the {body} charts "
+            "(GPS and point errors refused; IOU AP and mask IoU scored)"
+        )
+        return Unmeasured(reason), ("iou",)
+    if distance is None and not load_atlas("smpl").official_charts:
+        raise ValueError(
+            "this model speaks the official DensePose charts: score it with --geodesics "
+            "reference --reference-data DIR, or build the SMPL atlas with UV_Processed.mat"
+        )
+    return distance, modes
 
 
 def headline(report: EvaluationReport) -> dict[str, float]:
@@ -121,12 +157,11 @@ def evaluate_checkpoint(
     ruler, default the checkpoint atlas's geodesics)."""
     from tqdm import tqdm
 
-    from annotator.surface.atlas import load_atlas
     from model.engine.checkpoint import load_checkpoint
     from model.inference.predictor import load_model, pick_device
 
     ckpt = load_checkpoint(checkpoint)
-    ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
+    distance, modes = ruler(ckpt, data, distance)
     model, _ = load_model(ckpt, pick_device(device))
     bar = tqdm(desc="inference", unit="image")
 
@@ -149,6 +184,7 @@ def evaluate_checkpoint(
         atlas_body=ckpt.atlas["body"],
         results_path=out / "results.json" if out is not None else None,
         distance=distance,
+        modes=modes,
     )
     bar.close()
     if out is not None:

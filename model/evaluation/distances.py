@@ -88,3 +88,24 @@ class BodyDistance(PointDistance):
 
     def describe(self) -> str:
         return f"body (the {self.geodesics.atlas.body} rest body)"
+
+
+class Unmeasured(PointDistance):
+    """No ruler: the model's (I, U, V) are on other charts than the data's (a model of the
+    official DensePose charts on Anny data), so no geodesic error means anything. Only what
+    does not depend on the charts' layout is scored: IOU AP and the mask IoU.
+
+    Args:
+        reason: one line saying why (reports show it).
+    """
+
+    name = "none"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def bind(self, i: np.ndarray, u: np.ndarray, v: np.ndarray) -> PointErrors:
+        return lambda rows, i, u, v: np.full(len(rows), np.nan)
+
+    def describe(self) -> str:
+        return f"not measured: {self.reason}"

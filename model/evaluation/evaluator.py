@@ -69,6 +69,9 @@ def evaluate(
     _check_options(modes, kappa)
     if distance is None:
         distance = BodyDistance(_resolve_geodesics(atlas, geodesics))
+    measured = distance.name != "none"
+    if not measured and set(modes) - {"iou"}:
+        raise ValueError(f"GPS needs geodesic errors, which are {distance.describe()}")
     blocks = make_blocks(gt, detections)
     match, how = _match(gt, detections, gt_boxes)
     clock.lap("grouping")
@@ -86,10 +89,10 @@ def evaluate(
         kappa=kappa,
         geodesics=distance.describe(),
         ap=ap,
-        pointwise=pointwise_report(gt, match, errors, matched_iou, how),
-        dense=_dense_figures(
-            gt, detections, match, _Body(atlas, geodesics, distance), dense, clock
-        ),
+        pointwise=pointwise_report(gt, match, errors, matched_iou, how, measured),
+        dense=None
+        if not measured
+        else _dense_figures(gt, detections, match, _Body(atlas, geodesics, distance), dense, clock),
         seconds=clock.laps,
         notes=_notes(gt, detections),
     )

@@ -115,6 +115,8 @@ class PointwiseReport:
         figures: RCP, AUC, mean / median per chart and coarse part (misses infinite).
         mean_mask_iou: mean of the persons' mask IoU.
         per_person: one :class:`PersonScore` per annotated person, file order.
+        measured: the geodesic figures mean something (False: the model's charts are not
+            the data's; only the matching and the mask IoU do).
     """
 
     matching: str
@@ -123,6 +125,7 @@ class PointwiseReport:
     figures: ErrorFigures
     mean_mask_iou: float
     per_person: list[PersonScore]
+    measured: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -130,7 +133,8 @@ class PointwiseReport:
             "persons": self.persons,
             "matched": self.matched,
             "mean_mask_iou": self.mean_mask_iou,
-            **self.figures.as_dict(),
+            "measured": self.measured,
+            **(self.figures.as_dict() if self.measured else {}),
             "per_person": [vars(p) for p in self.per_person],
         }
 
@@ -141,6 +145,7 @@ def pointwise_report(
     errors: PairErrors,
     mask_iou: dict[tuple[int, int], float],
     matching: str,
+    measured: bool = True,
 ) -> PointwiseReport:
     """Figures of the annotated persons given their detections ``match [N]``.
 
@@ -179,4 +184,5 @@ def pointwise_report(
         figures=error_figures(e_all, c_all),
         mean_mask_iou=float(np.mean(ious)) if ious else float("nan"),
         per_person=people,
+        measured=measured,
     )

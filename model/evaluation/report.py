@@ -73,7 +73,10 @@ class EvaluationReport:
                 lines.append(f"| {mode.upper()} | " + " | ".join(cells) + " |")
         p = self.pointwise
         lines += ["", f"### Pointwise: {p.persons} persons, {p.matched} matched ({p.matching})"]
-        lines += _figures_table(p.figures, extra=f"mean mask IoU {p.mean_mask_iou:.3f}")
+        if p.measured:
+            lines += _figures_table(p.figures, extra=f"mean mask IoU {p.mean_mask_iou:.3f}")
+        else:
+            lines += ["", f"Mean mask IoU {p.mean_mask_iou:.3f}; no geodesic figures."]
         if self.dense is not None:
             d = self.dense
             lines += ["", f"### Dense: {d.persons} persons on {d.images} synthetic images, "
