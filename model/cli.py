@@ -42,6 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.set_defaults(handler=lambda args: model.print_help() or 2)
 
 
+#: What --fast does (predict, evaluate).
+FAST_HELP = (
+    "on the CPU, NHWC convolutions: a tenth to a quarter faster; outputs differ from "
+    "detectron2's in the last bits (by default a zoo model's are bit for bit detectron2's)"
+)
+
+
 def add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument(
         "--data",
@@ -136,6 +143,7 @@ def _register_evaluate(cmds: argparse._SubParsersAction) -> None:
     ev.add_argument("--device", default="auto")
     ev.add_argument("--kappa", default="per_part", help="per_part or metres (paper: 0.255)")
     ev.add_argument("--limit", type=int, help="only the first N images")
+    ev.add_argument("--fast", action="store_true", help=FAST_HELP)
     add_geodesics_arguments(ev)
     ev.set_defaults(handler=_evaluate)
 
@@ -153,6 +161,7 @@ def _register_predict(cmds: argparse._SubParsersAction) -> None:
     pr.add_argument("--out", type=Path, required=True, help="output folder")
     pr.add_argument("--score-threshold", type=float, default=0.5)
     pr.add_argument("--device", default="auto")
+    pr.add_argument("--fast", action="store_true", help=FAST_HELP)
     pr.set_defaults(handler=_predict)
 
 
@@ -363,6 +372,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             out=args.out,
             limit=args.limit,
             distance=distance,
+            fast=args.fast,
         )
     except (ValueError, OSError) as exc:
         raise UserError(str(exc)) from exc
@@ -380,6 +390,7 @@ def _predict(args: argparse.Namespace) -> int:
             args.out,
             device=args.device,
             score_threshold=args.score_threshold,
+            fast=args.fast,
         )
     except (ValueError, OSError) as exc:
         raise UserError(str(exc)) from exc

@@ -11,10 +11,13 @@ For each configuration of detectron2's DensePose model zoo (the 27 of its page b
 3. import the same file into the studio (``model/zoo``);
 4. run both on the same images at each test size, detectron2 as its ``DefaultPredictor``
    does (``ResizeShortestEdge`` on the uint8 BGR image) and its chart-result converter, the
-   studio through its ``Predictor``;
+   studio through its ``Predictor``, twice: as it runs by default (detectron2's NCHW
+   convolutions) and with ``fast`` (NHWC convolutions on the CPU);
 5. print per configuration and size: detections equal (count and order), the largest box
    and score differences, the share of pixels with the same fine part, the largest U / V
-   difference where both give the same part, and the median inference time of each.
+   difference where both give the same part, whether the outputs are bit for bit
+   detectron2's, and the median inference time of each (the same figures of the fast path
+   go to ``--out``).
 
 Nothing of detectron2 is in the repository: this script imports it from the checkout it is
 given (and its pure-Python dependencies from ``--deps``; see the README).
@@ -100,8 +103,10 @@ class Comparison:
     pixels: int
     same_part_share: float
     max_uv_diff: float
+    bitwise: bool
     seconds_d2: float
     seconds_ours: float
+    fast: dict[str, float]
 
     @property
     def ratio(self) -> float:
@@ -155,16 +160,37 @@ def calibrate(model: torch.nn.Module, seed: int) -> None:
         for m in model.modules()
         if isinstance(m, FrozenBatchNorm2d)
     ]
+    head_input: list[torch.Tensor] = []
+    predictor = model.roi_heads.densepose_predictor
+    hooks.append(predictor.register_forward_pre_hook(lambda m, i: head_input.append(i[0])))
     image = (torch.rand(3, 320, 416, generator=gen) * 255).float()
     model.eval()
     with torch.no_grad():
         model([{"image": image, "height": 320, "width": 416}])
     for hook in hooks:
         hook.remove()
+    _scale_predictor(predictor, head_input[0])
     with torch.no_grad():  # random box deltas push every box off the image (slivers at the
         for name, param in model.named_parameters():  # border): keep boxes near anchors
             if "anchor_deltas" in name or "bbox_pred" in name:
                 param.mul_(0.1)
+
+
+def _scale_predictor(predictor: torch.nn.Module, x: torch.Tensor) -> None:
+    """Outputs of a trained model's size: U and V about 0.5 +- 0.3, the rest about 0 +- 1.
+
+    Without normalisation in the head, random weights give outputs of some hundreds, so
+    almost every U and V falls outside [0, 1] (clamped) and the comparison of U and V would
+    cover a few pixels only.
+    """
+    with torch.no_grad():
+        for name, layer in predictor.named_children():
+            if not isinstance(layer, torch.nn.ConvTranspose2d) or len(x) == 0:
+                continue
+            uv = name.startswith(("u_", "v_"))
+            y = layer(x)
+            layer.weight.mul_((0.3 if uv else 1.0) / (float(y.std()) + 1e-12))
+            layer.bias.add_((0.5 if uv else 0.0) - float(layer(x).mean()))
 
 
 def _set_statistics(module: Any, inputs: tuple[torch.Tensor, ...]) -> None:
@@ -223,7 +249,9 @@ def d2_predict(model: Any, cfg: Any, rgb: np.ndarray) -> list[dict[str, Any]]:
 # -- the studio ----------------------------------------------------------------------------
 
 
-def our_predictor(file: Path, zoo_name: str, size: int, extra: list[str], out_dir: Path) -> Any:
+def our_predictor(
+    file: Path, zoo_name: str, size: int, extra: list[str], out_dir: Path, fast: bool = False
+) -> Any:
     from model.inference.predictor import Predictor
     from model.zoo.catalog import zoo_config, zoo_model
     from model.zoo.convert import import_detectron2
@@ -236,7 +264,7 @@ def our_predictor(file: Path, zoo_name: str, size: int, extra: list[str], out_di
     ]
     cfg = zoo_config(zoo_model(zoo_name), overrides)
     ckpt = import_detectron2(file, cfg, out_dir / f"{zoo_name}_{size}.pth", zoo_name=zoo_name)
-    return Predictor.from_checkpoint(ckpt, device="cpu", score_threshold=0.0)
+    return Predictor.from_checkpoint(ckpt, device="cpu", score_threshold=0.0, fast=fast)
 
 
 def our_predict(predictor: Any, rgb: np.ndarray) -> list[dict[str, Any]]:
@@ -308,47 +336,78 @@ def run_config(
     for size in args.sizes:
         cfg = d2_config(config_file, args.detectron2, size, tiny)
         d2 = d2_model(cfg, file)
-        ours = our_predictor(file, zoo_name, size, TINY_OURS if tiny else [], work / "imported")
-        out.append(_compare_size(zoo_name, size, cfg, d2, ours, images, args.repeat))
+        extra = TINY_OURS if tiny else []
+        ours = our_predictor(file, zoo_name, size, extra, work / "imported")
+        fast = our_predictor(file, zoo_name, size, extra, work / "imported", fast=True)
+        out.append(_compare_size(zoo_name, size, cfg, d2, (ours, fast), images, args.repeat))
     return out
 
 
 def _compare_size(
-    name: str, size: int, cfg: Any, d2: Any, ours: Any, images: list[np.ndarray], repeat: int
+    name: str,
+    size: int,
+    cfg: Any,
+    d2: Any,
+    ours: tuple[Any, Any],
+    images: list[np.ndarray],
+    repeat: int,
 ) -> Comparison:
-    totals = {"d2": 0, "ours": 0, "same": 1.0, "box": 0.0, "score": 0.0, "pixels": 0}
-    totals |= {"same_pixels": 0, "uv": 0.0}
-    times: dict[str, list[float]] = {"d2": [], "ours": []}
+    """The default path's figures (and the fast path's in ``fast``), interleaved timings."""
+    outputs: dict[str, list[list[dict[str, Any]]]] = {"d2": [], "ours": [], "fast": []}
+    times: dict[str, list[float]] = {"d2": [], "ours": [], "fast": []}
+    runs = {
+        "d2": lambda rgb: d2_predict(d2, cfg, rgb),
+        "ours": lambda rgb: our_predict(ours[0], rgb),
+        "fast": lambda rgb: our_predict(ours[1], rgb),
+    }
     for rgb in images:
-        for _ in range(repeat):  # interleaved, so that both see the same machine
-            start = time.perf_counter()
-            a = d2_predict(d2, cfg, rgb)
-            times["d2"].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            b = our_predict(ours, rgb)
-            times["ours"].append(time.perf_counter() - start)
-        figures = compare(a, b)
-        totals["d2"] += len(a)
-        totals["ours"] += len(b)
-        totals["same"] = min(totals["same"], figures["same"])
-        for key in ("box", "score", "uv"):
-            totals[key] = max(totals[key], figures[key])
-        totals["pixels"] += figures["pixels"]
-        totals["same_pixels"] += figures["same_pixels"]
+        last: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(repeat):  # interleaved, so that all see the same machine
+            for key, run in runs.items():
+                start = time.perf_counter()
+                last[key] = run(rgb)
+                times[key].append(time.perf_counter() - start)
+        for key, result in last.items():
+            outputs[key].append(result)
+    figures = {key: _figures(outputs["d2"], outputs[key]) for key in ("ours", "fast")}
+    main = figures["ours"]
     return Comparison(
         config=name,
         size=size,
         images=len(images),
-        detections_d2=int(totals["d2"]),
-        detections_ours=int(totals["ours"]),
-        same_detections=bool(totals["same"]),
-        max_box_diff=float(totals["box"]),
-        max_score_diff=float(totals["score"]),
-        pixels=int(totals["pixels"]),
-        same_part_share=totals["same_pixels"] / max(1, totals["pixels"]),
-        max_uv_diff=float(totals["uv"]),
+        detections_d2=sum(len(x) for x in outputs["d2"]),
+        detections_ours=sum(len(x) for x in outputs["ours"]),
+        same_detections=bool(main["same"]),
+        max_box_diff=main["box"],
+        max_score_diff=main["score"],
+        pixels=int(main["pixels"]),
+        same_part_share=main["share"],
+        max_uv_diff=main["uv"],
+        bitwise=all(_bitwise(a, b) for a, b in zip(outputs["d2"], outputs["ours"], strict=True)),
         seconds_d2=statistics.median(times["d2"]),
         seconds_ours=statistics.median(times["ours"]),
+        fast=figures["fast"] | {"seconds": statistics.median(times["fast"])},
+    )
+
+
+def _figures(d2: list[list[dict[str, Any]]], ours: list[list[dict[str, Any]]]) -> dict[str, float]:
+    """The comparison figures over all images (see :func:`compare`)."""
+    per_image = [compare(a, b) for a, b in zip(d2, ours, strict=True)]
+    pixels = sum(f["pixels"] for f in per_image)
+    return {
+        "same": float(all(f["same"] for f in per_image)),
+        "box": max(f["box"] for f in per_image),
+        "score": max(f["score"] for f in per_image),
+        "uv": max(f["uv"] for f in per_image),
+        "pixels": pixels,
+        "share": sum(f["same_pixels"] for f in per_image) / max(1, pixels),
+    }
+
+
+def _bitwise(d2: list[dict[str, Any]], ours: list[dict[str, Any]]) -> bool:
+    """The exact path gives detectron2's outputs bit for bit."""
+    return len(d2) == len(ours) and all(
+        np.array_equal(a[key], b[key]) for a, b in zip(d2, ours, strict=True) for key in a
     )
 
 
@@ -357,8 +416,10 @@ def print_row(c: Comparison) -> None:
         f"{c.config:44s} {c.size:4d}  dets {c.detections_d2:3d}/{c.detections_ours:3d} "
         f"{'same' if c.same_detections else 'DIFF'}  box {c.max_box_diff:.2e}  "
         f"score {c.max_score_diff:.2e}  parts {100 * c.same_part_share:.4f}% "
-        f"of {c.pixels}  uv {c.max_uv_diff:.2e}  "
-        f"d2 {c.seconds_d2:.2f} s  ours {c.seconds_ours:.2f} s  ratio {c.ratio:.2f}",
+        f"of {c.pixels}  uv {c.max_uv_diff:.2e}  {'bitwise' if c.bitwise else 'not bitwise'}"
+        f"  d2 {c.seconds_d2:.2f} s  ours {c.seconds_ours:.2f} s  ratio {c.ratio:.2f}  "
+        f"fast {c.fast['seconds']:.2f} s (parts {100 * c.fast['share']:.4f}%, "
+        f"uv {c.fast['uv']:.1e})",
         flush=True,
     )
 

@@ -87,27 +87,30 @@ def _distance(reference_data: str | None) -> PointDistance | None:
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """The figures of one run (see the module docstring)."""
-    from annotator.surface.atlas import load_atlas
     from model.config import Config
     from model.engine.checkpoint import load_checkpoint
-    from model.engine.evaluate import evaluate_model, headline
+    from model.engine.evaluate import evaluate_model, headline, ruler
     from model.engine.runlog import memory_mb
     from model.inference.on_dataset import read_entries
-    from model.inference.predictor import load_model
+    from model.inference.predictor import for_inference, load_model
     from model.modeling.build import count_parameters
 
     torch.set_num_threads(spec.get("threads") or torch.get_num_threads())
     data, images = Path(spec["data"]), Path(spec["images"])
     ckpt = load_checkpoint(spec["run"])
-    ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
+    distance, modes = ruler(ckpt, data, _distance(spec.get("reference_data")))
+    if distance is not None and distance.name == "none":
+        raise ValueError(f"compare scores GPS, and here {distance.describe()}")
     model, cfg = load_model(ckpt, torch.device("cpu"))
+    for_inference(model)
     report = evaluate_model(
         model,
         data,
         images,
         limit=spec.get("limit"),
         atlas_body=ckpt.atlas["body"],
-        distance=_distance(spec.get("reference_data")),
+        distance=distance,
+        modes=modes,
     )
     entries = read_entries(data, images)
     figures = {

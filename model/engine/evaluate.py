@@ -152,17 +152,20 @@ def evaluate_checkpoint(
     out: Path | None = None,
     limit: int | None = None,
     distance: PointDistance | None = None,
+    fast: bool = False,
 ) -> EvaluationReport:
     """``dpstudio model evaluate``: the checkpoint's figures on a data set (``distance``: the
-    ruler, default the checkpoint atlas's geodesics)."""
+    ruler, default the checkpoint atlas's geodesics; ``fast``: see
+    :func:`model.inference.predictor.for_inference`)."""
     from tqdm import tqdm
 
     from model.engine.checkpoint import load_checkpoint
-    from model.inference.predictor import load_model, pick_device
+    from model.inference.predictor import for_inference, load_model, pick_device
 
     ckpt = load_checkpoint(checkpoint)
     distance, modes = ruler(ckpt, data, distance)
     model, _ = load_model(ckpt, pick_device(device))
+    for_inference(model, fast=fast)
     bar = tqdm(desc="inference", unit="image")
 
     def progress(done: int, total: int) -> None:

@@ -27,6 +27,7 @@ def predict_images(
     *,
     device: str = "auto",
     score_threshold: float = 0.5,
+    fast: bool = False,
 ) -> int:
     """Write one picture per image and the results JSON; returns the number of failures.
 
@@ -45,7 +46,7 @@ def predict_images(
     if not ckpt.official_charts:  # the official charts need no atlas here to be drawn
         ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
     predictor = Predictor.from_checkpoint(
-        ckpt, device=device, score_threshold=score_threshold, confidences=True
+        ckpt, device=device, score_threshold=score_threshold, confidences=True, fast=fast
     )
     out.mkdir(parents=True, exist_ok=True)
     files = expand_images(images)

@@ -55,6 +55,21 @@ def load_model(checkpoint: Checkpoint, device: torch.device) -> tuple[nn.Module,
     return model.to(device).eval(), cfg
 
 
+def for_inference(model: nn.Module, *, fast: bool = False) -> nn.Module:
+    """Lay a model out for inference (in place; for a model nobody trains any more).
+
+    By default nothing changes: a detectron2 zoo model's outputs are then bit for bit
+    detectron2's. With ``fast``, on the CPU, the convolutions run in NHWC
+    (``channels_last``), where oneDNN's kernels are about a third faster and a zoo model's
+    inference a tenth to a quarter; the outputs then differ from detectron2's in the last
+    bits (``scripts/check_detectron2.py`` measures both).
+    """
+    device = next(model.parameters()).device
+    if device.type == "cpu" and fast:
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
 class Predictor:
     """Runs a model on images.
 
@@ -76,6 +91,7 @@ class Predictor:
         self.model = model.eval()
         self.confidences = confidences
         self.device = next(model.parameters()).device
+
         self.score_threshold = score_threshold
         self.atlas = atlas or {"body": "anny"}
 
@@ -87,10 +103,13 @@ class Predictor:
         device: str = "auto",
         score_threshold: float = 0.5,
         confidences: bool = False,
+        fast: bool = False,
     ) -> Predictor:
-        """A checkpoint file or run folder (or a loaded :class:`Checkpoint`) on a device."""
+        """A checkpoint file or run folder (or a loaded :class:`Checkpoint`) on a device
+        (``fast``: see :func:`for_inference`)."""
         ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         model, _ = load_model(ckpt, pick_device(device))
+        for_inference(model, fast=fast)
         return cls(
             model, score_threshold=score_threshold, atlas=ckpt.atlas, confidences=confidences
         )

@@ -7,7 +7,10 @@ decoder, DeepLab head, both UV confidences, segmentation confidence, the legacy 
 evolution models' box pooler), in detectron2's file format, two images, and what detectron2
 itself detected at two test sizes: boxes and scores of every detection, fine parts and U / V
 over the box of the first five. The goal of the issue: same detections, boxes within 0.01
-px, parts equal on 99.99 % of pixels, U / V within 1e-4.
+px, parts equal on 99.99 % of pixels, U / V within 1e-4. The studio's default path gives
+detectron2's numbers bit for bit; its fast path (NHWC convolutions on the CPU) differs in the
+last bits, which moves a fine-part argmax now and then (parts equal on 99.9 %, U / V within
+1e-3 on these narrow models).
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ def images() -> list[np.ndarray]:
     return [np.asarray(Image.open(p).convert("RGB")) for p in files]
 
 
+@pytest.mark.parametrize("fast", [False, True])
 @pytest.mark.parametrize("name", list(SPEC["models"]))
 def test_imported_model_gives_detectron2s_outputs(
-    name: str, outputs: dict[str, np.ndarray], images: list[np.ndarray], tmp_path: Path
+    name: str, fast: bool, outputs: dict[str, np.ndarray], images: list[np.ndarray], tmp_path: Path
 ):
+    tolerance = 1.0 if fast else 0.0
     pixels = same = 0
     uv_diff = 0.0
     for size in SPEC["sizes"]:
@@ -54,14 +59,14 @@ def test_imported_model_gives_detectron2s_outputs(
         ]
         cfg = zoo_config(zoo_model(name), overrides)
         ckpt = import_detectron2(FIXTURE / f"{name}.pkl", cfg, tmp_path / f"{size}.pth")
-        predictor = Predictor.from_checkpoint(ckpt, device="cpu", score_threshold=0.0)
+        predictor = Predictor.from_checkpoint(ckpt, device="cpu", score_threshold=0.0, fast=fast)
         for k, rgb in enumerate(images):
             key = f"{name}/{size}/{k}"
             ours = predictor(rgb)
             boxes, scores = outputs[f"{key}/boxes"], outputs[f"{key}/scores"]
             assert len(ours) == len(boxes) > 0, "the same detections"
-            assert np.abs(np.array([p.box for p in ours]) - boxes).max() <= 0.01
-            assert np.abs(np.array([p.score for p in ours]) - scores).max() <= 1e-5
+            assert np.abs(np.array([p.box for p in ours]) - boxes).max() <= 0.01 * tolerance
+            assert np.abs(np.array([p.score for p in ours]) - scores).max() <= 1e-5 * tolerance
             for j, person in enumerate(ours):
                 if f"{key}/{j}/labels" not in outputs:
                     break
@@ -79,5 +84,5 @@ def test_imported_model_gives_detectron2s_outputs(
                     ),
                 )
     assert pixels > 10_000
-    assert same / pixels >= 0.9999
-    assert uv_diff <= 1e-4
+    assert same / pixels >= (0.999 if fast else 1.0)
+    assert uv_diff <= 1e-3 * tolerance
