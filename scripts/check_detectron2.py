@@ -340,6 +340,9 @@ def run_config(
         ours = our_predictor(file, zoo_name, size, extra, work / "imported")
         fast = our_predictor(file, zoo_name, size, extra, work / "imported", fast=True)
         out.append(_compare_size(zoo_name, size, cfg, d2, (ours, fast), images, args.repeat))
+    shutil.rmtree(work / "imported", ignore_errors=True)  # a few hundred MB per configuration
+    if not tiny:
+        file.unlink()
     return out
 
 
