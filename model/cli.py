@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from annotator.cli import UserError
+
+if TYPE_CHECKING:
+    from model.inference.tta import Augmentation
 from model.evaluation.cli import (
     add_geodesics_arguments,
     check_geodesics_arguments,
@@ -47,6 +51,34 @@ FAST_HELP = (
     "on the CPU, NHWC convolutions: a tenth to a quarter faster; outputs differ from "
     "detectron2's in the last bits (by default a zoo model's are bit for bit detectron2's)"
 )
+
+
+def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
+    """Test-time augmentation (model/inference/tta.py)."""
+    parser.add_argument(
+        "--tta", action="store_true", help="test-time augmentation: also the mirrored image"
+    )
+    parser.add_argument(
+        "--tta-scales", help="test-time augmentation: shorter sides, e.g. 400,600,800"
+    )
+    parser.add_argument(
+        "--uv-symmetry",
+        type=Path,
+        help="DensePose's UV_symmetry_transforms.mat: test-time flip of a detectron2 zoo model",
+    )
+
+
+def tta_of(args: argparse.Namespace) -> Augmentation | None:
+    """The augmentation --tta / --tta-scales ask for (None: none)."""
+    from model.inference.tta import Augmentation
+
+    if not args.tta and not args.tta_scales:
+        return None
+    try:
+        scales = tuple(int(s) for s in (args.tta_scales or "").split(",") if s.strip())
+    except ValueError as exc:
+        raise UserError(f"--tta-scales {args.tta_scales}: expected sizes like 400,600,800") from exc
+    return Augmentation(scales=scales, flip=args.tta)
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -144,6 +176,7 @@ def _register_evaluate(cmds: argparse._SubParsersAction) -> None:
     ev.add_argument("--kappa", default="per_part", help="per_part or metres (paper: 0.255)")
     ev.add_argument("--limit", type=int, help="only the first N images")
     ev.add_argument("--fast", action="store_true", help=FAST_HELP)
+    add_tta_arguments(ev)
     add_geodesics_arguments(ev)
     ev.set_defaults(handler=_evaluate)
 
@@ -162,6 +195,7 @@ def _register_predict(cmds: argparse._SubParsersAction) -> None:
     pr.add_argument("--score-threshold", type=float, default=0.5)
     pr.add_argument("--device", default="auto")
     pr.add_argument("--fast", action="store_true", help=FAST_HELP)
+    add_tta_arguments(pr)
     pr.set_defaults(handler=_predict)
 
 
@@ -373,6 +407,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             limit=args.limit,
             distance=distance,
             fast=args.fast,
+            tta=tta_of(args),
+            uv_symmetry=args.uv_symmetry,
         )
     except (ValueError, OSError) as exc:
         raise UserError(str(exc)) from exc
@@ -391,6 +427,8 @@ def _predict(args: argparse.Namespace) -> int:
             device=args.device,
             score_threshold=args.score_threshold,
             fast=args.fast,
+            tta=tta_of(args),
+            uv_symmetry=args.uv_symmetry,
         )
     except (ValueError, OSError) as exc:
         raise UserError(str(exc)) from exc

@@ -14,8 +14,10 @@ from torch import nn
 from model.evaluation.report import EvaluationReport
 
 if TYPE_CHECKING:
+    from model.data.flip import FlipTable
     from model.engine.checkpoint import Checkpoint
     from model.evaluation.distances import PointDistance
+    from model.inference.tta import Augmentation
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ def evaluate_model(
     timing: dict[str, float] | None = None,
     distance: PointDistance | None = None,
     modes: tuple[str, ...] = ("gps", "gpsm", "iou"),
+    tta: Augmentation | None = None,
+    flip_table: FlipTable | None = None,
 ) -> EvaluationReport:
     """Run ``model`` (eval mode, on its device) over the file's images and score it.
 
@@ -45,6 +49,7 @@ def evaluate_model(
         timing: filled with ``inference_s_per_image`` (reading the image included).
         distance: the ruler of the errors and GPS (default: the atlas's geodesics).
         modes: the AP modes.
+        tta, flip_table: test-time augmentation (:mod:`model.inference.tta`).
     """
     from annotator.surface.atlas import load_atlas
     from annotator.surface.geodesic import Geodesics
@@ -53,7 +58,9 @@ def evaluate_model(
     from model.inference.on_dataset import iter_detections, read_entries
     from model.inference.predictor import Predictor
 
-    predictor = Predictor(model, score_threshold=EVAL_SCORE_THRESHOLD)
+    predictor = Predictor(
+        model, score_threshold=EVAL_SCORE_THRESHOLD, tta=tta, flip_table=flip_table
+    )
     entries = read_entries(data, images)[:limit]
     detections = []
     start = time.perf_counter()
@@ -153,19 +160,27 @@ def evaluate_checkpoint(
     limit: int | None = None,
     distance: PointDistance | None = None,
     fast: bool = False,
+    tta: Augmentation | None = None,
+    uv_symmetry: Path | None = None,
 ) -> EvaluationReport:
     """``dpstudio model evaluate``: the checkpoint's figures on a data set (``distance``: the
-    ruler, default the checkpoint atlas's geodesics; ``fast``: see
-    :func:`model.inference.predictor.for_inference`)."""
+    ruler, default the checkpoint atlas's geodesics; ``fast``, ``tta``, ``uv_symmetry``: see
+    :meth:`model.inference.predictor.Predictor.from_checkpoint`)."""
     from tqdm import tqdm
 
     from model.engine.checkpoint import load_checkpoint
-    from model.inference.predictor import for_inference, load_model, pick_device
+    from model.inference.predictor import (
+        flip_table_of,
+        for_inference,
+        load_model,
+        pick_device,
+    )
 
     ckpt = load_checkpoint(checkpoint)
     distance, modes = ruler(ckpt, data, distance)
     model, _ = load_model(ckpt, pick_device(device))
     for_inference(model, fast=fast)
+    table = flip_table_of(ckpt, uv_symmetry) if tta is not None and tta.flip else None
     bar = tqdm(desc="inference", unit="image")
 
     def progress(done: int, total: int) -> None:
@@ -188,6 +203,8 @@ def evaluate_checkpoint(
         results_path=out / "results.json" if out is not None else None,
         distance=distance,
         modes=modes,
+        tta=tta,
+        flip_table=table,
     )
     bar.close()
     if out is not None:

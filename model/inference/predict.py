@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model.inference.tta import Augmentation
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -28,6 +32,8 @@ def predict_images(
     device: str = "auto",
     score_threshold: float = 0.5,
     fast: bool = False,
+    tta: Augmentation | None = None,
+    uv_symmetry: Path | None = None,
 ) -> int:
     """Write one picture per image and the results JSON; returns the number of failures.
 
@@ -46,7 +52,13 @@ def predict_images(
     if not ckpt.official_charts:  # the official charts need no atlas here to be drawn
         ckpt.check_atlas(load_atlas(ckpt.atlas["body"]))
     predictor = Predictor.from_checkpoint(
-        ckpt, device=device, score_threshold=score_threshold, confidences=True, fast=fast
+        ckpt,
+        device=device,
+        score_threshold=score_threshold,
+        confidences=True,
+        fast=fast,
+        tta=tta,
+        uv_symmetry=uv_symmetry,
     )
     out.mkdir(parents=True, exist_ok=True)
     files = expand_images(images)

@@ -11,8 +11,10 @@ import torch
 from torch import nn
 
 from model.config import Config
+from model.data.flip import FlipTable
 from model.engine.checkpoint import Checkpoint, load_checkpoint
 from model.engine.distributed import pick_device
+from model.inference.tta import Augmentation, augmented
 from model.modeling.postprocess import to_results
 from model.structures import DensePoseResult
 
@@ -70,6 +72,24 @@ def for_inference(model: nn.Module, *, fast: bool = False) -> nn.Module:
     return model
 
 
+def flip_table_of(ckpt: Checkpoint, uv_symmetry: Path | None) -> FlipTable:
+    """The chart symmetry of a checkpoint's charts: its atlas's, or for the official DensePose
+    charts the reference ``UV_symmetry_transforms.mat`` (which the user downloads)."""
+    from annotator.surface.atlas import load_atlas
+    from model.data.flip import load_flip_table
+
+    if ckpt.official_charts:
+        if uv_symmetry is None:
+            raise ValueError(
+                "test-time flip of a model of the official DensePose charts needs DensePose's "
+                "UV_symmetry_transforms.mat (--uv-symmetry FILE; detectron2 publishes it at "
+                "https://dl.fbaipublicfiles.com/densepose/data/UV_symmetry_transforms.mat); "
+                "--tta-scales without --tta flips nothing"
+            )
+        return FlipTable.from_reference_mat(uv_symmetry)
+    return load_flip_table(load_atlas(ckpt.atlas["body"]))
+
+
 class Predictor:
     """Runs a model on images.
 
@@ -77,7 +97,10 @@ class Predictor:
         model: the network (put in eval mode; inputs go to its device).
         score_threshold: detections below it are dropped.
         atlas: ``{"body", "digest"}`` of the atlas its (I, U, V) refer to.
-        confidences: also give the model's confidence maps (pictures show them).
+        confidences: also give the model's confidence maps (pictures show them; none under
+            test-time augmentation).
+        tta: test-time augmentation (:mod:`model.inference.tta`), or None.
+        flip_table: the chart symmetry of the model's charts (test-time flip needs it).
     """
 
     def __init__(
@@ -87,9 +110,15 @@ class Predictor:
         score_threshold: float = 0.5,
         atlas: dict[str, str] | None = None,
         confidences: bool = False,
+        tta: Augmentation | None = None,
+        flip_table: FlipTable | None = None,
     ) -> None:
         self.model = model.eval()
         self.confidences = confidences
+        self.tta = tta
+        self.flip_table = flip_table
+        if tta is not None and tta.flip and flip_table is None:
+            raise ValueError("test-time flip needs the chart symmetry of the model's charts")
         self.device = next(model.parameters()).device
 
         self.score_threshold = score_threshold
@@ -104,20 +133,33 @@ class Predictor:
         score_threshold: float = 0.5,
         confidences: bool = False,
         fast: bool = False,
+        tta: Augmentation | None = None,
+        uv_symmetry: Path | None = None,
     ) -> Predictor:
         """A checkpoint file or run folder (or a loaded :class:`Checkpoint`) on a device
-        (``fast``: see :func:`for_inference`)."""
+        (``fast``: see :func:`for_inference`; ``tta``: test-time augmentation, whose flip
+        needs, for a model of the official DensePose charts, DensePose's
+        ``UV_symmetry_transforms.mat`` as ``uv_symmetry``)."""
         ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         model, _ = load_model(ckpt, pick_device(device))
         for_inference(model, fast=fast)
+        table = flip_table_of(ckpt, uv_symmetry) if tta is not None and tta.flip else None
         return cls(
-            model, score_threshold=score_threshold, atlas=ckpt.atlas, confidences=confidences
+            model,
+            score_threshold=score_threshold,
+            atlas=ckpt.atlas,
+            confidences=confidences,
+            tta=tta,
+            flip_table=table,
         )
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> list[PersonPrediction]:
         """The persons the model finds in an RGB uint8 image, best first."""
-        (out,) = self.model([image_tensor(image).to(self.device)])
+        tensor = image_tensor(image).to(self.device)
+        if self.tta is not None:
+            return self._found(augmented(self.model, tensor, self.tta, self.flip_table))
+        (out,) = self.model([tensor])
         return self._found(out)
 
     @torch.no_grad()
@@ -132,10 +174,16 @@ class Predictor:
         """The persons the model finds, and the DensePose of given boxes, from one pass of the
         backbone (both lists as :meth:`__call__` and :meth:`on_boxes` give them)."""
         boxes = torch.as_tensor(np.asarray(boxes_xyxy, np.float32).reshape(-1, 4))
-        found, (given,) = self.model.detect_and_densepose(  # type: ignore[operator]
-            [image_tensor(image).to(self.device)], [boxes.to(self.device)], detect=detect
-        )
-        people = self._found(found[0]) if detect else []
+        tensor = image_tensor(image).to(self.device)
+        if self.tta is not None:
+            people = self(image) if detect else []
+            out = augmented(self.model, tensor, self.tta, self.flip_table, boxes.to(self.device))
+            given = out["densepose"]
+        else:
+            found, (given,) = self.model.detect_and_densepose(  # type: ignore[operator]
+                [tensor], [boxes.to(self.device)], detect=detect
+            )
+            people = self._found(found[0]) if detect else []
         results = to_results(given.to("cpu"), boxes, confidences=self.confidences)
         return people, [
             PersonPrediction(tuple(float(v) for v in b), 1.0, r)  # type: ignore[arg-type]

@@ -255,6 +255,18 @@ class DensePoseRoIHeads(RoIHeads):
                 r.update(extra)
         return result, losses
 
+    def detect_boxes(
+        self,
+        features: dict[str, torch.Tensor],
+        proposals: list[torch.Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """Inference of the box head only: per image, boxes, scores and labels (resized-image
+        pixels), as :meth:`forward` finds them, without the DensePose branch."""
+        x = self.box_head(self.box_roi_pool(features, proposals, image_shapes))
+        class_logits, box_regression = self.box_predictor(x)
+        return self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
+
     def densepose_on_boxes(
         self,
         features: dict[str, torch.Tensor],
