@@ -332,13 +332,16 @@ def run_config(
     model = build_model(base)
     calibrate(model, seed)
     save_zoo_file(model, file, protocol=4 if tiny else (3, 4, 2)[seed % 3])
+    d2 = d2_model(base, file)  # the test size only changes the resize before the model
+    extra = TINY_OURS if tiny else []
+    ours = our_predictor(file, zoo_name, args.sizes[0], extra, work / "imported")
+    fast = our_predictor(file, zoo_name, args.sizes[0], extra, work / "imported", fast=True)
     out = []
     for size in args.sizes:
         cfg = d2_config(config_file, args.detectron2, size, tiny)
-        d2 = d2_model(cfg, file)
-        extra = TINY_OURS if tiny else []
-        ours = our_predictor(file, zoo_name, size, extra, work / "imported")
-        fast = our_predictor(file, zoo_name, size, extra, work / "imported", fast=True)
+        for predictor in (ours, fast):
+            predictor.model.min_size_test = size
+            predictor.model.transform.min_size = (size,)
         out.append(_compare_size(zoo_name, size, cfg, d2, (ours, fast), images, args.repeat))
     shutil.rmtree(work / "imported", ignore_errors=True)  # a few hundred MB per configuration
     if not tiny:
