@@ -222,3 +222,69 @@ def test_runs_window_lists_and_deletes(opened, qtbot, trained, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     dialog.delete.click()
     assert not run.exists() and dialog.table.rowCount() == 0
+
+
+ZOO_TINY = "R_50_FPN_s1x_legacy"
+
+
+@pytest.fixture()
+def zoo_model_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """zoo:R_50_FPN_s1x_legacy on this machine (the fixture's narrow version, imported into
+    a fresh user cache that the app's child processes inherit)."""
+    from model.zoo.catalog import zoo_config, zoo_model
+    from model.zoo.convert import import_detectron2
+    from model.zoo.local import imported_checkpoint
+    from tests.model.zoo.test_detectron2_fixture import FIXTURE, SPEC
+
+    monkeypatch.setenv("DPSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = zoo_config(zoo_model(ZOO_TINY), [*SPEC["overrides"], "model.min_size_test=240"])
+    import_detectron2(FIXTURE / f"{ZOO_TINY}.pkl", cfg, imported_checkpoint(zoo_model(ZOO_TINY)))
+    return f"zoo:{ZOO_TINY}"
+
+
+def _preannotate_with(window, qtbot, monkeypatch, name: str) -> dict:
+    offered: list[list[str]] = []
+
+    def choose(parent, title, label, names, *args, **kwargs):
+        offered.append(list(names))
+        return name, True
+
+    monkeypatch.setattr(QInputDialog, "getItem", choose)
+    window.models.actions.choose_model.trigger()
+    assert name in offered[0] and window.models.checkpoint == name
+    messages: list[str] = []
+    monkeypatch.setattr(window.models, "_message", messages.append)
+    window.models.actions.preannotate_project.trigger()
+    qtbot.waitUntil(lambda: not window.models.busy(), timeout=TIMEOUT)
+    window.session.flush()
+    return {"pending": window.session.pending_proposals(), "messages": messages}
+
+
+def test_a_zoo_model_preannotates_an_anny_project(opened, qtbot, monkeypatch, zoo_model_here):
+    """Boxes and 14-part masks, no stage-2 answers, and the reason in the status bar."""
+    found = _preannotate_with(opened, qtbot, monkeypatch, zoo_model_here)
+    persons = [p for p in opened.session.project.persons() if not p.iscrowd]
+    assert {p.id for p in persons} <= set(found["pending"])
+    for person in persons:
+        proposal = found["pending"][person.id]
+        assert proposal.model == f"model:{zoo_model_here}@0"
+        assert proposal.made_mask and proposal.made_answers == 0
+    assert any("no stage-2 answers" in m for m in found["messages"]), found["messages"]
+
+
+def test_a_zoo_model_preannotates_a_project_of_the_official_charts(
+    window, qtbot, monkeypatch, zoo_model_here, project_path, data_dir
+):
+    """In a project of the official charts (SMPL with UV_Processed.mat; here a stand-in atlas
+    of that identity, tests/model/zoo/standin.py) the answers come too."""
+    from tests.model.zoo.standin import write_official_standin
+
+    write_official_standin(data_dir)
+    with Project.open(project_path) as project:
+        project.set_meta("body", "smpl")  # a fresh project, no surface point stored yet
+    assert window.projects.open_path(project_path)
+    qtbot.waitUntil(window.canvas.has_image, timeout=5000)
+    found = _preannotate_with(window, qtbot, monkeypatch, zoo_model_here)
+    answered = [p for p in found["pending"].values() if p.made_answers > 0]
+    assert answered, "stage-2 answers in a project of the official charts"
+    assert not any("no stage-2 answers" in m for m in found["messages"])
