@@ -188,6 +188,8 @@ class SolverConfig:
 
     #: Images per iteration over all processes (the global batch).
     ims_per_batch: int = 16
+    #: "sgd" (with momentum: detectron2's) or "adamw".
+    optimizer: str = "sgd"
     #: Images per forward pass in one process; 0 means ims_per_batch / processes.
     #: Smaller values accumulate gradients over several passes.
     micro_batch: int = 0
@@ -197,6 +199,8 @@ class SolverConfig:
     max_iter: int = 130000
     steps: list[int] = field(default_factory=lambda: [100000, 120000])
     gamma: float = 0.1
+    #: "steps" (multiply by ``gamma`` at ``steps``) or "cosine" (to zero at ``max_iter``).
+    lr_schedule: str = "steps"
     warmup_iters: int = 1000
     warmup_factor: float = 0.1
     #: Gradient clipping by total norm; 0 disables.

@@ -100,8 +100,8 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def build_optimizer(model: nn.Module, solver: SolverConfig) -> torch.optim.SGD:
-    """SGD with momentum; no weight decay on normalisation layers (detectron2's default)."""
+def build_optimizer(model: nn.Module, solver: SolverConfig) -> torch.optim.Optimizer:
+    """SGD with momentum (detectron2's) or AdamW; no weight decay on normalisation layers."""
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
     for module in model.modules():
@@ -109,14 +109,15 @@ def build_optimizer(model: nn.Module, solver: SolverConfig) -> torch.optim.SGD:
         for p in module.parameters(recurse=False):
             if p.requires_grad:
                 (no_decay if is_norm else decay).append(p)
-    return torch.optim.SGD(
-        [
-            {"params": decay, "weight_decay": solver.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=solver.base_lr,
-        momentum=solver.momentum,
-    )
+    groups = [
+        {"params": decay, "weight_decay": solver.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if solver.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=solver.base_lr)
+    if solver.optimizer != "sgd":
+        raise ValueError(f"solver.optimizer must be sgd or adamw, got {solver.optimizer!r}")
+    return torch.optim.SGD(groups, lr=solver.base_lr, momentum=solver.momentum)
 
 
 @dataclass
@@ -327,6 +328,8 @@ def build_state(model: nn.Module, cfg: Config, device: torch.device) -> TrainSta
         gamma=solver.gamma,
         warmup_iters=solver.warmup_iters,
         warmup_factor=solver.warmup_factor,
+        schedule=solver.lr_schedule,
+        max_iter=solver.max_iter,
     )
     scaler = torch.amp.GradScaler("cuda") if solver.amp and device.type == "cuda" else None
     return TrainState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler)
