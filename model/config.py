@@ -60,6 +60,9 @@ class DensePoseHeadConfig:
     #: Coarse / fine segmentation confidence (detectron2's "M").
     segm_confidence: bool = False
     confidence_epsilon: float = 0.01
+    #: Weigh the coarse segmentation's classes by inverse frequency in each batch (for the
+    #: whole-image model, where background is most pixels).
+    coarse_balanced: bool = False
 
     @property
     def heatmap_size(self) -> int:

@@ -36,6 +36,7 @@ def loss_weights(cfg: DensePoseHeadConfig) -> ChartLossWeights:
         coarse_channels=cfg.coarse_segm_channels,
         uv_confidence=cfg.uv_confidence,
         epsilon=cfg.confidence_epsilon,
+        coarse_balanced=cfg.coarse_balanced,
     )
 
 

@@ -49,6 +49,7 @@ class ChartLossWeights:
         coarse_channels: 2 (person / background) or 15 (parts).
         uv_confidence: "none", "iid_iso" or "indep_aniso".
         epsilon: lower bound of the UV variance.
+        coarse_balanced: weigh the coarse segmentation's classes by inverse frequency.
     """
 
     index_weight: float = 5.0
@@ -57,6 +58,7 @@ class ChartLossWeights:
     coarse_channels: int = 2
     uv_confidence: str = "none"
     epsilon: float = 0.01
+    coarse_balanced: bool = False
 
 
 @dataclass(frozen=True)
@@ -297,9 +299,23 @@ def densepose_losses(
     if len(rows):
         if weights.coarse_channels == 2:
             labels = torch.where(labels > 0, 1, labels)
-        loss_s = F.cross_entropy(outputs.coarse_segm[rows].float(), labels, ignore_index=-1)
+        logits = outputs.coarse_segm[rows].float()
+        balance = _balance(labels, logits.shape[1]) if weights.coarse_balanced else None
+        loss_s = F.cross_entropy(logits, labels, weight=balance, ignore_index=-1)
         losses["loss_densepose_S"] = losses["loss_densepose_S"] + weights.index_weight * loss_s
     return losses | uv_losses(outputs, packed, weights, sampler, foreground, losses)
+
+
+def _balance(labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """Class weights ``[classes]`` that give every class present among ``labels`` the same
+    total weight (inverse frequency; -1 ignored), for a segmentation where background
+    dominates (the whole-image model)."""
+    valid = labels[labels >= 0]
+    counts = torch.bincount(valid, minlength=classes).to(torch.float32)
+    present = counts > 0
+    weight = torch.zeros(classes, device=labels.device)
+    weight[present] = len(valid) / (int(present.sum()) * counts[present])
+    return weight
 
 
 def uv_losses(

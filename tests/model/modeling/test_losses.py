@@ -234,3 +234,13 @@ def test_people_with_masks_only_are_not_pooled():
     )
     assert people[0].tolist() == [0]
     assert torch.equal(kept[0], gt[:1]) and torch.equal(kept_gt[0], gt[:1])
+
+
+def test_balanced_coarse_loss_gives_each_class_the_same_weight():
+    from model.modeling.losses import _balance
+
+    labels = torch.tensor([[0, 0, 0, 1], [0, 0, -1, 1]])
+    weight = _balance(labels, 2)
+    # 5 background, 2 person pixels: each class weighs 7 / 2 in all
+    assert torch.allclose(weight * torch.tensor([5.0, 2.0]), torch.tensor([3.5, 3.5]))
+    assert torch.equal(_balance(torch.tensor([0, 0]), 3)[1:], torch.zeros(2))
