@@ -26,7 +26,7 @@ from .conftest import TINY
 
 pytestmark = pytest.mark.slow
 
-ITERATIONS = 12
+ITERATIONS = 8
 
 
 def _train_and_record(
@@ -112,7 +112,7 @@ def test_training_flips_as_configured(
             flipped += 1
     share = flipped / len(received)
     if hflip:
-        # Each sample flips with probability 0.5 (24 samples: 0.25..0.75 is 2.4 sigma wide,
+        # Each sample flips with probability 0.5 (16 samples: 0.25..0.75 is 2 sigma wide,
         # and the draws are a fixed function of the run's seed).
         assert 0.25 <= share <= 0.75, share
     else:
