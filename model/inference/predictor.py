@@ -192,8 +192,12 @@ class Predictor:
 
     def _found(self, out: dict[str, Any]) -> list[PersonPrediction]:
         keep = out["scores"] >= self.score_threshold
+        count = int(keep.sum())
+        if bool(keep[:count].all()):  # sorted by score: a slice, which copies no map
+            keep = slice(0, count)
         boxes = out["boxes"][keep].cpu()
-        results = to_results(out["densepose"][keep].to("cpu"), boxes, confidences=self.confidences)
+        maps = out["densepose"][keep].to("cpu")
+        results = to_results(maps, boxes, confidences=self.confidences)
         return [
             PersonPrediction(tuple(float(v) for v in b), float(s), r)  # type: ignore[arg-type]
             for b, s, r in zip(boxes, out["scores"][keep].tolist(), results, strict=True)

@@ -132,9 +132,11 @@ class Detectron2Transform(GeneralizedRCNNTransform):
             boxes[:, 1::2] *= out_h / h
             boxes = box_ops.clip_boxes_to_image(boxes, (out_h, out_w))
             keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-            for key, value in list(pred.items()):
-                pred[key] = value[keep]
-            pred["boxes"] = boxes[keep]
+            if not bool(keep.all()):  # copying every output (DensePose maps) costs
+                for key, value in list(pred.items()):
+                    pred[key] = value[keep]
+                boxes = boxes[keep]
+            pred["boxes"] = boxes
             if "masks" in pred:
                 pred["masks"] = paste_masks_in_image(pred["masks"], pred["boxes"], (out_h, out_w))
             if "keypoints" in pred:
