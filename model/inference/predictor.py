@@ -15,6 +15,7 @@ from model.data.flip import FlipTable
 from model.engine.checkpoint import Checkpoint, load_checkpoint
 from model.engine.distributed import pick_device
 from model.inference.tta import Augmentation, augmented
+from model.modeling.heads import ChartPredictor
 from model.modeling.postprocess import to_results
 from model.structures import DensePoseResult
 
@@ -115,6 +116,9 @@ class Predictor:
     ) -> None:
         self.model = model.eval()
         self.confidences = confidences
+        for module in model.modules():  # uncertainty maps only when they are shown
+            if isinstance(module, ChartPredictor):
+                module.uv_confidences = confidences
         self.tta = tta
         self.flip_table = flip_table
         if tta is not None and tta.flip and flip_table is None:

@@ -18,6 +18,8 @@ from model.structures import DensePoseChartOutput
 
 #: Charts plus background: the channels of I, U and V.
 N_PATCH_CHANNELS = 25
+#: The outputs that estimate the UV uncertainty (WC1: sigma_2; WC2: and kappa_u, kappa_v).
+UV_CONFIDENCES = {"sigma_2", "kappa_u", "kappa_v"}
 
 
 def init_conv_params(module: nn.Module) -> None:
@@ -235,14 +237,19 @@ class ChartPredictor(nn.Module):
         self.layers = nn.ModuleDict({name: deconv(c) for name, c in outputs.items()})
         self.up_scale = up_scale
         self.epsilon = epsilon
+        #: Compute the UV confidences in inference (they change no part, U or V: whoever does
+        #: not show them can skip them).
+        self.uv_confidences = True
         init_conv_params(self)
 
     def forward(self, x: torch.Tensor) -> DensePoseChartOutput:
+        skip = set() if self.training or self.uv_confidences else UV_CONFIDENCES
         maps = {
             name: F.interpolate(
                 layer(x), scale_factor=self.up_scale, mode="bilinear", align_corners=False
             )
             for name, layer in self.layers.items()
+            if name not in skip
         }
         for name in ("fine_segm", "coarse_segm"):
             confidence = f"{name}_confidence"
