@@ -51,6 +51,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     model = build_model(cfg.model).eval()
     files = sorted(Path(spec["images"]).glob("*.jpg"))[: spec["count"]]
     images = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+    _calibrate(model, images[0])
     out = {}
     for fast in (False, True):
         for_inference(model, fast=fast)
@@ -65,6 +66,29 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         out["fast_s" if fast else "seconds"] = statistics.median(times)
     out["memory_mb"] = memory_mb(torch.device("cpu"))
     return out
+
+
+def _calibrate(model: Any, rgb: Any) -> None:
+    """Random weights that give finite boxes inside the image (the time of a model does not
+    depend on its weights, but detections it cannot make do not take time): every frozen
+    batch norm takes the statistics of its input on one image, box deltas are scaled down."""
+    import torch
+
+    from model.inference.predictor import image_tensor
+    from model.modeling.backbone import FrozenBatchNorm2d
+
+    def set_statistics(module: Any, inputs: tuple[torch.Tensor, ...]) -> None:
+        module.running_mean.copy_(inputs[0].mean(dim=(0, 2, 3)))
+        module.running_var.copy_(inputs[0].var(dim=(0, 2, 3)) + 1e-3)
+
+    norms = [m for m in model.modules() if isinstance(m, FrozenBatchNorm2d)]
+    hooks = [m.register_forward_pre_hook(set_statistics) for m in norms]
+    with torch.no_grad():
+        model([image_tensor(rgb)])
+        for hook in hooks:
+            hook.remove()
+        model.rpn.head.bbox_pred.weight.mul_(0.01)
+        model.roi_heads.box_predictor.bbox_pred.weight.mul_(0.01)
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
