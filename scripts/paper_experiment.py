@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/paper_experiment.py --train SYNTH_TRAIN --val SYNTH_VAL \\
         --out OUT [--runs points,fcn,distill,cascade,dense] [--reuse points=RUN ...] \\
-        [--iterations N] [--teacher RUN]
+        [--iterations N] [--teacher RUN] [--seed S] [--set KEY=VALUE ...]
 
 Trains, with the same data, seed and schedule (the CPU presets': 1500 iterations of 4 images,
 about an hour each on two idle cores; ``--iterations`` scales it):
@@ -16,7 +16,8 @@ about an hour each on two idle cores; ``--iterations`` scales it):
 * ``dense``   not in the paper: DensePose R-CNN on dense synthetic truth (exact I, U, V at
   400 skin pixels per person), what perfect dense labels buy.
 
-Each run evaluates on the held-out folder while it trains. Then every run is evaluated with
+Each run evaluates on the held-out folder while it trains. ``--seed`` trains the same runs
+from another seed (other initial weights and data order), to read the spread of a figure. Then every run is evaluated with
 true boxes, the runs are compared (``dpstudio model compare``: accuracy, size, speed on this
 machine, OUT/compare) and their curves plotted (OUT/curves.png). Finished runs are kept:
 running the script again continues an interrupted run and redoes only what is missing;
@@ -71,7 +72,7 @@ def train(name: str, args: argparse.Namespace) -> Path:
     if name == "distill":
         teacher = args.teacher or train("points", args)
         extra = [*extra, f"data.teacher={teacher}"]
-    sets = [f"solver.eval_period={args.eval_period}", *extra]
+    sets = [f"solver.eval_period={args.eval_period}", f"seed={args.seed}", *extra, *args.set]
     if args.iterations:  # another budget than the presets' (steps at 73% and 90%)
         n = args.iterations
         sets += [f"solver.max_iter={n}", f"solver.steps=[{int(n * 0.73)},{int(n * 0.9)}]"]
@@ -153,6 +154,14 @@ def main() -> int:
     )
     parser.add_argument("--iterations", type=int, help="budget (default: the presets' 1500)")
     parser.add_argument("--eval-period", type=int, default=350)
+    parser.add_argument("--seed", type=int, default=0, help="the runs' seed (weights, data order)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for every run, e.g. model.densepose.coarse_balanced=true",
+    )
     args = parser.parse_args()
     args.reuse = {k: Path(v) for k, _, v in (r.partition("=") for r in args.reuse)}
     names = [n for n in args.runs.split(",") if n]
