@@ -17,8 +17,8 @@ about an hour each on two idle cores; ``--iterations`` scales it):
   400 skin pixels per person), what perfect dense labels buy.
 
 Each run evaluates on the held-out folder while it trains. ``--seed`` trains the same runs
-from another seed (other initial weights and data order), to read the spread of a figure. Then every run is evaluated with
-true boxes, the runs are compared (``dpstudio model compare``: accuracy, size, speed on this
+from another seed (other initial weights and data order), to read the spread of a figure.
+Then every run is evaluated with true boxes, the runs are compared (``dpstudio model compare``: accuracy, size, speed on this
 machine, OUT/compare) and their curves plotted (OUT/curves.png). Finished runs are kept:
 running the script again continues an interrupted run and redoes only what is missing;
 ``--reuse NAME=RUN`` takes a run trained elsewhere with the same schedule. The summary
