@@ -18,8 +18,9 @@ about an hour each on two idle cores; ``--iterations`` scales it):
 
 Each run evaluates on the held-out folder while it trains. ``--seed`` trains the same runs
 from another seed (other initial weights and data order), to read the spread of a figure.
-Then every run is evaluated with true boxes, the runs are compared (``dpstudio model compare``: accuracy, size, speed on this
-machine, OUT/compare) and their curves plotted (OUT/curves.png). Finished runs are kept:
+Then every run is evaluated with true boxes, the runs are compared (``dpstudio model
+compare``: accuracy, size, speed on this machine, OUT/compare) and their curves plotted
+(OUT/curves.png). Finished runs are kept:
 running the script again continues an interrupted run and redoes only what is missing;
 ``--reuse NAME=RUN`` takes a run trained elsewhere with the same schedule. The summary
 (OUT/summary.md) is what the README quotes, next to the paper's multi-person figures.
