@@ -74,13 +74,8 @@ def evaluate_model(
         write_results(results_path, detections)
     atlas = load_atlas(atlas_body) if distance is None else None
     geodesics = Geodesics.load_or_build(atlas) if atlas is not None else None
-    doc = json.loads(Path(data).read_text())
-    if limit is not None:
-        keep = {e.image_id for e in entries}
-        doc["images"] = [im for im in doc["images"] if int(im["id"]) in keep]
-        doc["annotations"] = [a for a in doc["annotations"] if int(a["image_id"]) in keep]
     return evaluate(
-        doc,
+        _ground_truth_of(data, {e.image_id for e in entries} if limit is not None else None),
         detections,
         atlas=atlas,
         geodesics=geodesics,
@@ -90,6 +85,15 @@ def evaluate_model(
         gt_boxes=gt_boxes,
         modes=modes,
     )
+
+
+def _ground_truth_of(data: Path, images: set[int] | None) -> dict[str, Any]:
+    """The DensePose-COCO document, cut to ``images`` (None: all)."""
+    doc = json.loads(Path(data).read_text())
+    if images is not None:
+        doc["images"] = [im for im in doc["images"] if int(im["id"]) in images]
+        doc["annotations"] = [a for a in doc["annotations"] if int(a["image_id"]) in images]
+    return doc
 
 
 def ruler(
@@ -148,6 +152,19 @@ def headline(report: EvaluationReport) -> dict[str, float]:
     return out
 
 
+def _progress_bar(desc: str) -> tuple[Any, Callable[[int, int], None]]:
+    """A terminal progress bar and the callback that moves it to (done, total)."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit="image")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, progress
+
+
 def evaluate_checkpoint(
     checkpoint: Path,
     data: Path,
@@ -166,8 +183,6 @@ def evaluate_checkpoint(
     """``dpstudio model evaluate``: the checkpoint's figures on a data set (``distance``: the
     ruler, default the checkpoint atlas's geodesics; ``fast``, ``tta``, ``uv_symmetry``: see
     :meth:`model.inference.predictor.Predictor.from_checkpoint`)."""
-    from tqdm import tqdm
-
     from model.engine.checkpoint import load_checkpoint
     from model.inference.predictor import (
         flip_table_of,
@@ -181,12 +196,7 @@ def evaluate_checkpoint(
     model, _ = load_model(ckpt, pick_device(device))
     for_inference(model, fast=fast)
     table = flip_table_of(ckpt, uv_symmetry) if tta is not None and tta.flip else None
-    bar = tqdm(desc="inference", unit="image")
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
+    bar, progress = _progress_bar("inference")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     timing: dict[str, float] = {}
@@ -208,12 +218,7 @@ def evaluate_checkpoint(
     )
     bar.close()
     if out is not None:
-        record: dict[str, Any] = {
-            "checkpoint": str(ckpt.path),
-            "iteration": ckpt.iteration,
-            "gt_boxes": gt_boxes,
-            **timing,
-            **report.to_dict(),
-        }
+        record = {"checkpoint": str(ckpt.path), "iteration": ckpt.iteration}
+        record |= {"gt_boxes": gt_boxes, **timing, **report.to_dict()}
         (out / "evaluation.json").write_text(json.dumps(record, indent=1))
     return report

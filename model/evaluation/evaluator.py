@@ -46,19 +46,15 @@ def evaluate(
     Args:
         ground_truth: DensePose-COCO file, its parsed dict, or a loaded :class:`GroundTruth`.
         detections: the detections (any order; scores decide).
-        atlas: chart atlas of the body, used when ``geodesics`` is not given (default: the
-            shipped Anny atlas).
-        geodesics: the atlas's geodesic table (default: loaded from the cache, or built:
-            minutes); its atlas is the one the scoring uses.
-        distance: the ruler of the pointwise errors and GPS (default: geodesics on the body,
-            :class:`BodyDistance`); dense figures always use the body's ``geodesics``.
+        atlas, geodesics: the body's atlas (default: Anny's) and its geodesic table (default:
+            from the cache, or built: minutes; its atlas is then the one used).
+        distance: the ruler of the pointwise errors and GPS (default: :class:`BodyDistance`
+            on ``geodesics``); dense figures always use the body's geodesics.
         images_root: folder of the truth files (``gt_file``); default: the JSON's folder.
         kappa: GPS normalisation: ``"per_part"`` (reference) or metres (paper: 0.255).
         modes: AP modes among "gps", "gpsm", "iou" (empty: pointwise figures only).
-        dense: score every skin pixel (synthetic folders); None: when truth files exist and
-            their folder is known (a file, or ``images_root``).
-        gt_boxes: detections were made on the true boxes (matched by ``gt_id`` or identical
-            box); None: when every detection carries a ``gt_id``.
+        dense: score every skin pixel (synthetic folders; None: when truth files are found).
+        gt_boxes: detections on the true boxes (None: when every one carries a ``gt_id``).
 
     Raises:
         GroundTruthError: the ground truth is malformed, or dense truth files are missing.
@@ -67,11 +63,8 @@ def evaluate(
     clock = _Clock()
     gt = _ground_truth(ground_truth, images_root)
     _check_options(modes, kappa)
-    if distance is None:
-        distance = BodyDistance(_resolve_geodesics(atlas, geodesics))
+    distance = _ruler(distance, atlas, geodesics, modes)
     measured = distance.name != "none"
-    if not measured and set(modes) - {"iou"}:
-        raise ValueError(f"GPS needs geodesic errors, which are {distance.describe()}")
     blocks = make_blocks(gt, detections)
     match, how = _match(gt, detections, gt_boxes)
     clock.lap("grouping")
@@ -82,6 +75,8 @@ def evaluate(
     clock.lap("masks")
     ap = {mode: evaluate_mode(gt, blocks, mode) for mode in modes}
     clock.lap("matching_ap")
+    body = _Body(atlas, geodesics, distance)
+    dense_figures = _dense_figures(gt, detections, match, body, dense if measured else False, clock)
     return EvaluationReport(
         ground_truth=gt.source,
         detections=len(detections),
@@ -90,9 +85,7 @@ def evaluate(
         geodesics=distance.describe(),
         ap=ap,
         pointwise=pointwise_report(gt, match, errors, matched_iou, how, measured),
-        dense=None
-        if not measured
-        else _dense_figures(gt, detections, match, _Body(atlas, geodesics, distance), dense, clock),
+        dense=dense_figures,
         seconds=clock.laps,
         notes=_notes(gt, detections),
     )
@@ -117,6 +110,20 @@ def similarities(
     errors = _errors(gt, detections, blocks, no_match, distance)
     _fill_blocks(gt, detections, blocks, errors, kappa, no_match, need_masks)
     return blocks
+
+
+def _ruler(
+    distance: PointDistance | None,
+    atlas: Atlas | None,
+    geodesics: Geodesics | None,
+    modes: Sequence[str],
+) -> PointDistance:
+    """The ruler given, else the body's geodesics; GPS modes refused without a ruler."""
+    if distance is None:
+        distance = BodyDistance(_resolve_geodesics(atlas, geodesics))
+    if distance.name == "none" and set(modes) - {"iou"}:
+        raise ValueError(f"GPS needs geodesic errors, which are {distance.describe()}")
+    return distance
 
 
 def _match(
