@@ -64,14 +64,13 @@ def evaluate(
     gt = _ground_truth(ground_truth, images_root)
     _check_options(modes, kappa)
     distance = _ruler(distance, atlas, geodesics, modes)
-    measured = distance.name != "none"
-    blocks = make_blocks(gt, detections)
+    measured, blocks = distance.name != "none", make_blocks(gt, detections)
     match, how = _match(gt, detections, gt_boxes)
     clock.lap("grouping")
     errors = _errors(gt, detections, blocks, match, distance)
     clock.lap("geodesics")
-    need_masks = bool(set(modes) & {"gpsm", "iou"})
-    matched_iou = _fill_blocks(gt, detections, blocks, errors, kappa, match, need_masks)
+    masks_needed = bool(set(modes) & {"gpsm", "iou"})
+    matched_iou = _fill_blocks(gt, detections, blocks, errors, kappa, match, masks_needed)
     clock.lap("masks")
     ap = {mode: evaluate_mode(gt, blocks, mode) for mode in modes}
     clock.lap("matching_ap")
