@@ -1,6 +1,6 @@
 """CPU inference time and peak memory of detectron2's 27 DensePose models in the studio.
 
-    .venv/bin/python scripts/bench_zoo.py [--size 800] [--detections 5] [--images 3]
+    .venv/bin/python scripts/bench_zoo.py [--size 800] [--detections 5] [--images DIR] [--count 3]
         [--models R_50_FPN_s1x,...] [--out runs/bench_zoo.json]
 
 Each model's architecture is built from its zoo configuration (``model/zoo``) with random
