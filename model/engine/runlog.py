@@ -3,7 +3,8 @@
 * ``RUN/metrics.jsonl``: one JSON object per logged iteration (``iteration``, ``losses``,
   ``total_loss``, ``lr``, ``time`` and ``data_time`` per iteration in seconds, ``memory_mb``)
   and one per event (``{"event": "checkpoint" | "evaluation" | "skipped" | "stopped" |
-  "done", ...}``);
+  "done", ...}``); a resumed run first drops the records of the iterations after its
+  checkpoint (a killed run logged them, then lost them), so every iteration appears once;
 * TensorBoard event files in ``RUN/tensorboard``;
 * on the terminal, a progress bar with the ETA; or, with ``--progress-json``, the same
   records as JSON lines on standard output (``"event": "progress"`` for iterations), which is
@@ -63,6 +64,7 @@ class RunLog:
         if not enabled:
             return
         run_dir.mkdir(parents=True, exist_ok=True)
+        dropped = forget_after(run_dir / "metrics.jsonl", start_iter) if start_iter else 0
         self._file = open(run_dir / "metrics.jsonl", "a")  # noqa: SIM115 (closed in close())
         self._stream = stream or (sys.stdout if progress_json else sys.stderr)
         self._tb = _summary_writer(run_dir / "tensorboard", start_iter)
@@ -77,6 +79,11 @@ class RunLog:
                 unit="it",
                 file=self._stream,
                 dynamic_ncols=True,
+            )
+        if dropped:
+            self.note(
+                f"metrics.jsonl: {dropped} records after iteration {start_iter} dropped "
+                "(logged by the stopped run after its last checkpoint; they are done again now)"
             )
 
     def eta_seconds(self, iteration: int) -> float:
@@ -161,6 +168,29 @@ class RunLog:
         if self._tb is not None:
             self._tb.close()
         self._file.close()
+
+
+def forget_after(path: Path, iteration: int) -> int:
+    """Drop the records of ``path`` (a metrics.jsonl) logged at iterations after
+    ``iteration``, and a last line cut short by a kill; returns how many went. The file is
+    replaced in one step, so a crash here leaves the old one."""
+    if not path.is_file():
+        return 0
+    lines = path.read_text().splitlines()
+    kept = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("iteration", 0) <= iteration:
+            kept.append(line)
+    if len(kept) == len(lines):
+        return 0
+    partial = path.with_suffix(".jsonl.partial")
+    partial.write_text("".join(line + "\n" for line in kept))
+    partial.replace(path)
+    return len(lines) - len(kept)
 
 
 def _summary_writer(directory: Path, start_iter: int) -> Any:
