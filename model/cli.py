@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 #: What --fast does (predict, evaluate).
 FAST_HELP = (
-    "on the CPU, NHWC convolutions: a tenth to a quarter faster; outputs differ from "
+    "on the CPU, NHWC convolutions: about a tenth faster; outputs differ from "
     "detectron2's in the last bits (by default a zoo model's are bit for bit detectron2's)"
 )
 
